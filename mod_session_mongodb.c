@@ -1,0 +1,1700 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/*
+ * mod_session_mongodb: a mod_session storage provider that keeps each
+ * session in one MongoDB document.
+ *
+ * The browser holds a random 256 bit token (43 characters of base64url);
+ * MongoDB holds a document whose _id is the hex SHA-256 of that token
+ * (or the user name, with SessionMongoDBPerUser). One libmongoc client
+ * pool exists per distinct URI per child process; a request pops a client
+ * on first use and a request pool cleanup pushes it back.
+ *
+ * File order: includes and log ids, configuration, per-process state
+ * (pools, index bookkeeping, housekeeper thread), tokens and cookies, MongoDB
+ * operations, the session hooks, httpd hooks and the module record.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "util_cookies.h"
+#include "mod_session.h"
+
+#include "apr_strings.h"
+#include "apr_hash.h"
+#include "apr_thread_proc.h"
+#include "apr_thread_mutex.h"
+#include "apr_thread_cond.h"
+
+#include <mongoc/mongoc.h>
+#include <openssl/evp.h>
+
+#include "smdb_version.h"
+
+/* Stable log ids in our own namespace (httpd reserves AH for itself).
+ * Rules as for APLOGNO: one id per call site, never reused; the list with
+ * causes and fixes is in docs/log-ids.md. */
+#define SMDB_LOGNO(n) "SMDB" #n ": "
+
+#define SMDB_DEFAULT_URI        "mongodb://localhost:27017"
+#define SMDB_DEFAULT_COLLECTION "sessions"
+#define SMDB_DEFAULT_TIMEOUT    2000
+#define SMDB_DEFAULT_MAXSIZE    65536
+#define SMDB_DEFAULT_SWEEP      60
+#define SMDB_MAX_MAXSIZE        (15 * 1024 * 1024)  /* under BSON's 16 MiB */
+#define SMDB_TOKEN_BYTES        32
+#define SMDB_TOKEN_LEN          43                  /* base64url, no '=' */
+#define SMDB_ID_LEN             64                  /* hex SHA-256 */
+#define SMDB_NOTE_COMMANDS      "session-mongodb-commands"
+#define SMDB_INDEX_RETRY        apr_time_from_sec(30)
+
+module AP_MODULE_DECLARE_DATA session_mongodb_module;
+APLOG_USE_MODULE(session_mongodb);
+
+/* ------------------------------------------------------------------ */
+/* configuration                                                        */
+/* ------------------------------------------------------------------ */
+
+struct smdb_conn;
+
+/** Server (virtual host) configuration. "Unset" is NULL or -1; the
+ * defaults are applied by the getters below, so that an explicit value
+ * in a virtual host always wins over the main server's. */
+typedef struct {
+    const char *uri;            /* connection string as configured */
+    mongoc_uri_t *parsed;       /* parsed uri (owned by the config pool) */
+    int ttl_index;              /* On/Off, -1 unset */
+    int timeout_ms;             /* > 0, -1 unset */
+    int sweep_interval;         /* seconds > 0, -1 unset */
+    struct smdb_conn *conn;     /* this child's pool for the uri */
+} smdb_srv_conf;
+
+/** Directory configuration. */
+typedef struct {
+    const char *database;
+    const char *collection;
+    const char *name;           /* cookie name and its attributes */
+    const char *name_attrs;
+    int name_set;
+    const char *name2;
+    const char *name2_attrs;
+    int name2_set;
+    int remove;                 /* -1 unset */
+    int peruser;                /* -1 unset */
+    apr_size_t maxsize;         /* 0 unset */
+} smdb_dir_conf;
+
+static const char *srv_uri(const smdb_srv_conf *sc)
+{
+    return sc->uri ? sc->uri : SMDB_DEFAULT_URI;
+}
+
+static int srv_timeout(const smdb_srv_conf *sc)
+{
+    return sc->timeout_ms > 0 ? sc->timeout_ms : SMDB_DEFAULT_TIMEOUT;
+}
+
+static int srv_ttl_index(const smdb_srv_conf *sc)
+{
+    return sc->ttl_index != -1 ? sc->ttl_index : 1;
+}
+
+static int srv_sweep_interval(const smdb_srv_conf *sc)
+{
+    return sc->sweep_interval > 0 ? sc->sweep_interval : SMDB_DEFAULT_SWEEP;
+}
+
+static const char *dir_collection(const smdb_dir_conf *dc)
+{
+    return dc->collection ? dc->collection : SMDB_DEFAULT_COLLECTION;
+}
+
+static apr_size_t dir_maxsize(const smdb_dir_conf *dc)
+{
+    return dc->maxsize ? dc->maxsize : SMDB_DEFAULT_MAXSIZE;
+}
+
+/** The database for a request: the directive, else the URI's path. */
+static const char *dir_database(const smdb_dir_conf *dc,
+                                const smdb_srv_conf *sc)
+{
+    if (dc->database) {
+        return dc->database;
+    }
+    return sc->parsed ? mongoc_uri_get_database(sc->parsed) : NULL;
+}
+
+/** True when this directory asked for sessions in MongoDB. */
+static int dir_enabled(const smdb_dir_conf *dc)
+{
+    return dc->name_set || dc->name2_set || dc->peruser == 1;
+}
+
+static apr_status_t smdb_uri_cleanup(void *data)
+{
+    mongoc_uri_destroy((mongoc_uri_t *)data);
+    return APR_SUCCESS;
+}
+
+/** Parse a connection string; the result is freed with pool p. Returns
+ * NULL and an error message (in p) when the string does not parse. */
+static mongoc_uri_t *smdb_uri_parse(apr_pool_t *p, const char *uri,
+                                    const char **err)
+{
+    bson_error_t error;
+    mongoc_uri_t *parsed = mongoc_uri_new_with_error(uri, &error);
+
+    if (!parsed) {
+        *err = apr_pstrdup(p, error.message);
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, parsed, smdb_uri_cleanup,
+                              apr_pool_cleanup_null);
+    return parsed;
+}
+
+static void *create_smdb_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    smdb_srv_conf *sc = apr_pcalloc(p, sizeof(*sc));
+
+    (void)s;
+    sc->ttl_index = -1;
+    sc->timeout_ms = -1;
+    sc->sweep_interval = -1;
+    return sc;
+}
+
+static void *merge_smdb_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    smdb_srv_conf *base = basev, *add = addv;
+    smdb_srv_conf *new = apr_pcalloc(p, sizeof(*new));
+
+    new->uri = add->uri ? add->uri : base->uri;
+    new->parsed = add->uri ? add->parsed : base->parsed;
+    new->ttl_index = add->ttl_index != -1 ? add->ttl_index : base->ttl_index;
+    new->timeout_ms = add->timeout_ms != -1 ? add->timeout_ms
+                                            : base->timeout_ms;
+    new->sweep_interval = add->sweep_interval != -1 ? add->sweep_interval
+                                                    : base->sweep_interval;
+    return new;
+}
+
+static void *create_smdb_dir_conf(apr_pool_t *p, char *dummy)
+{
+    smdb_dir_conf *dc = apr_pcalloc(p, sizeof(*dc));
+
+    (void)dummy;
+    dc->remove = -1;
+    dc->peruser = -1;
+    return dc;
+}
+
+static void *merge_smdb_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    smdb_dir_conf *base = basev, *add = addv;
+    smdb_dir_conf *new = apr_pcalloc(p, sizeof(*new));
+
+    new->database = add->database ? add->database : base->database;
+    new->collection = add->collection ? add->collection : base->collection;
+    new->name_set = add->name_set || base->name_set;
+    new->name = add->name_set ? add->name : base->name;
+    new->name_attrs = add->name_set ? add->name_attrs : base->name_attrs;
+    new->name2_set = add->name2_set || base->name2_set;
+    new->name2 = add->name2_set ? add->name2 : base->name2;
+    new->name2_attrs = add->name2_set ? add->name2_attrs : base->name2_attrs;
+    new->remove = add->remove != -1 ? add->remove : base->remove;
+    new->peruser = add->peruser != -1 ? add->peruser : base->peruser;
+    new->maxsize = add->maxsize ? add->maxsize : base->maxsize;
+    return new;
+}
+
+/** Parse a positive decimal integer no larger than max. */
+static const char *smdb_parse_positive(cmd_parms *cmd, const char *arg,
+                                       long max, long *out)
+{
+    char *end;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || v <= 0 || v > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number "
+                            "between 1 and %ld", cmd->directive->directive,
+                            arg, max);
+    }
+    *out = (long)v;
+    return NULL;
+}
+
+static const char *set_uri(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                             &session_mongodb_module);
+    const char *err = NULL;
+
+    (void)dconf;
+    sc->parsed = smdb_uri_parse(cmd->pool, arg, &err);
+    if (!sc->parsed) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse the connection "
+                            "string: %s", cmd->directive->directive, err);
+    }
+    sc->uri = arg;
+    return NULL;
+}
+
+static const char *set_ttl_index(cmd_parms *cmd, void *dconf, int flag)
+{
+    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                             &session_mongodb_module);
+
+    (void)dconf;
+    sc->ttl_index = flag;
+    return NULL;
+}
+
+static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                             &session_mongodb_module);
+    long v;
+    const char *err = smdb_parse_positive(cmd, arg, 3600000, &v);
+
+    (void)dconf;
+    if (!err) {
+        sc->timeout_ms = (int)v;
+    }
+    return err;
+}
+
+static const char *set_sweep_interval(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                             &session_mongodb_module);
+    long v;
+    const char *err = smdb_parse_positive(cmd, arg, 86400, &v);
+
+    (void)dconf;
+    if (!err) {
+        sc->sweep_interval = (int)v;
+    }
+    return err;
+}
+
+static const char *set_database(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    smdb_dir_conf *dc = dconf;
+
+    if (!*arg || strlen(arg) > 63 || strpbrk(arg, "/\\. \"$")) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid MongoDB "
+                            "database name (1 to 63 characters, none of "
+                            "/\\. \"$)", cmd->directive->directive, arg);
+    }
+    dc->database = arg;
+    return NULL;
+}
+
+static const char *set_collection(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    smdb_dir_conf *dc = dconf;
+
+    if (!*arg || strlen(arg) > 120 || strchr(arg, '$')
+        || !strncmp(arg, "system.", 7)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid MongoDB "
+                            "collection name (1 to 120 characters, no '$', "
+                            "not system.*)", cmd->directive->directive, arg);
+    }
+    dc->collection = arg;
+    return NULL;
+}
+
+/** Check a cookie name: printable token characters only. */
+static const char *smdb_check_cookie_name(cmd_parms *cmd, const char *name)
+{
+    const char *c;
+
+    for (c = name; *c; c++) {
+        if (*c <= ' ' || *c >= 127 || strchr("=;&,\"\\()<>@:/[]?{}", *c)) {
+            break;
+        }
+    }
+    if (!*name || *c) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cookie name "
+                            "(letters, digits and !#%%'*+-.^_`|~ only)",
+                            cmd->directive->directive, name);
+    }
+    return NULL;
+}
+
+static const char *set_cookie_name(cmd_parms *cmd, void *dconf,
+                                   const char *name, const char *attrs)
+{
+    smdb_dir_conf *dc = dconf;
+    const char *err = smdb_check_cookie_name(cmd, name);
+
+    if (err) {
+        return err;
+    }
+    dc->name = name;
+    dc->name_attrs = attrs;
+    dc->name_set = 1;
+    return NULL;
+}
+
+static const char *set_cookie_name2(cmd_parms *cmd, void *dconf,
+                                    const char *name, const char *attrs)
+{
+    smdb_dir_conf *dc = dconf;
+    const char *err = smdb_check_cookie_name(cmd, name);
+
+    if (err) {
+        return err;
+    }
+    dc->name2 = name;
+    dc->name2_attrs = attrs;
+    dc->name2_set = 1;
+    return NULL;
+}
+
+static const char *set_cookie_remove(cmd_parms *cmd, void *dconf, int flag)
+{
+    (void)cmd;
+    ((smdb_dir_conf *)dconf)->remove = flag;
+    return NULL;
+}
+
+static const char *set_peruser(cmd_parms *cmd, void *dconf, int flag)
+{
+    (void)cmd;
+    ((smdb_dir_conf *)dconf)->peruser = flag;
+    return NULL;
+}
+
+static const char *set_maxsize(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    long v;
+    const char *err = smdb_parse_positive(cmd, arg, SMDB_MAX_MAXSIZE, &v);
+
+    if (!err) {
+        ((smdb_dir_conf *)dconf)->maxsize = (apr_size_t)v;
+    }
+    return err;
+}
+
+static const command_rec smdb_cmds[] = {
+    AP_INIT_TAKE1("SessionMongoDBURI", set_uri, NULL, RSRC_CONF,
+                  "MongoDB connection string (mongodb:// or mongodb+srv://)"),
+    AP_INIT_FLAG("SessionMongoDBTTLIndex", set_ttl_index, NULL, RSRC_CONF,
+                 "On: create a TTL index so MongoDB removes expired "
+                 "sessions; Off: leave indexes and cleanup to the operator"),
+    AP_INIT_TAKE1("SessionMongoDBTimeout", set_timeout, NULL, RSRC_CONF,
+                  "Bound in milliseconds on every wait for MongoDB"),
+    AP_INIT_TAKE1("SessionMongoDBSweepInterval", set_sweep_interval, NULL,
+                  RSRC_CONF, "Seconds between sweeps of expired sessions "
+                  "when the server refuses TTL indexes"),
+    AP_INIT_TAKE1("SessionMongoDBDatabase", set_database, NULL,
+                  RSRC_CONF | OR_AUTHCFG, "Database holding the sessions"),
+    AP_INIT_TAKE1("SessionMongoDBCollection", set_collection, NULL,
+                  RSRC_CONF | OR_AUTHCFG, "Collection holding the sessions"),
+    AP_INIT_TAKE12("SessionMongoDBCookieName", set_cookie_name, NULL,
+                   RSRC_CONF | OR_AUTHCFG,
+                   "Session cookie name, then optional attributes"),
+    AP_INIT_TAKE12("SessionMongoDBCookieName2", set_cookie_name2, NULL,
+                   RSRC_CONF | OR_AUTHCFG,
+                   "Session cookie (RFC2965) name, then optional attributes"),
+    AP_INIT_FLAG("SessionMongoDBCookieRemove", set_cookie_remove, NULL,
+                 RSRC_CONF | OR_AUTHCFG,
+                 "Remove the session cookie before the request reaches "
+                 "the application (default On)"),
+    AP_INIT_FLAG("SessionMongoDBPerUser", set_peruser, NULL,
+                 RSRC_CONF | OR_AUTHCFG,
+                 "Key the session by the authenticated user, not a cookie"),
+    AP_INIT_TAKE1("SessionMongoDBMaxSize", set_maxsize, NULL,
+                  RSRC_CONF | OR_AUTHCFG,
+                  "Largest encoded session in bytes that will be stored"),
+    {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
+};
+
+/* ------------------------------------------------------------------ */
+/* per-process state: client pools, indexes, the housekeeper thread    */
+/* ------------------------------------------------------------------ */
+
+/** What this child knows about one collection's indexes. */
+typedef enum {
+    SMDB_IDX_UNKNOWN = 0,   /* not tried yet (or retry after a failure) */
+    SMDB_IDX_TTL,           /* the TTL index exists: MongoDB cleans up */
+    SMDB_IDX_SWEEP,         /* no TTL index: the housekeeper sweeps */
+    SMDB_IDX_OFF            /* SessionMongoDBTTLIndex Off */
+} smdb_idx_state;
+
+typedef struct {
+    const char *database;
+    const char *collection;
+    smdb_idx_state state;
+    apr_time_t retry_at;        /* after a failed attempt */
+    apr_time_t next_sweep;
+} smdb_coll;
+
+/** One client pool per distinct URI per child, allocated in pchild. */
+typedef struct smdb_conn {
+    const char *uri;            /* as configured */
+    const char *redacted;       /* for the log: no credentials */
+    mongoc_client_pool_t *pool;
+    int timeout_ms;
+    int ttl_index;
+    int sweep_interval;
+    apr_thread_mutex_t *mutex;  /* guards colls */
+    apr_hash_t *colls;          /* "db\0coll" -> smdb_coll */
+    apr_pool_t *p;              /* pchild */
+    server_rec *s;
+} smdb_conn;
+
+/** Per-child process state. */
+static struct {
+    apr_pool_t *p;
+    apr_hash_t *conns;          /* uri -> smdb_conn */
+    apr_thread_t *housekeeper;
+    apr_thread_mutex_t *sweep_mutex;
+    apr_thread_cond_t *sweep_cond;
+    int stopping;
+} smdb_child;
+
+/** Per-request state; one per top-level request, in its request_config.
+ * Commands of the active request are counted by the APM callback. */
+typedef struct {
+    request_rec *r;             /* the top request, owner of the pool */
+    apr_hash_t *entries;        /* config identity -> smdb_entry */
+    smdb_conn *conn;
+    mongoc_client_t *client;    /* popped on first use */
+    const char *commands;       /* "find,update": commands sent */
+} smdb_req;
+
+static __thread smdb_req *smdb_active_req;
+
+/** Redact credentials from a connection string, in p: the password of
+ * the user info and the value of every option whose name contains
+ * "password" become "***". */
+static const char *smdb_redact(apr_pool_t *p, const char *uri)
+{
+    const char *host = strstr(uri, "://"), *at, *end, *colon;
+    char *out, *opts, *opt, *last;
+    const char *sep = "";
+
+    if (!host) {
+        return uri;
+    }
+    host += 3;
+    at = strchr(host, '@');
+    end = strpbrk(host, "/?");
+    if (at && (!end || at < end)
+        && (colon = memchr(host, ':', at - host)) != NULL) {
+        out = apr_pstrcat(p, apr_pstrmemdup(p, uri, colon + 1 - uri), "***",
+                          at, NULL);
+    }
+    else {
+        out = apr_pstrdup(p, uri);
+    }
+    opts = strchr(out, '?');
+    if (!opts) {
+        return out;
+    }
+    *opts++ = '\0';
+    out = apr_pstrcat(p, out, "?", NULL);
+    for (opt = apr_strtok(opts, "&;", &last); opt;
+         opt = apr_strtok(NULL, "&;", &last)) {
+        char *eq = strchr(opt, '='), *name;
+
+        if (eq) {
+            name = apr_pstrmemdup(p, opt, eq - opt);
+            ap_str_tolower(name);
+            if (strstr(name, "password")) {
+                eq[1] = '\0';
+                opt = apr_pstrcat(p, opt, "***", NULL);
+            }
+        }
+        out = apr_pstrcat(p, out, sep, opt, NULL);
+        sep = "&";
+    }
+    return out;
+}
+
+/** Route libmongoc's own log messages to httpd's error log. */
+static void smdb_mongoc_log(mongoc_log_level_t level, const char *domain,
+                            const char *message, void *data)
+{
+    server_rec *s = data;
+    int l;
+
+    switch (level) {
+    case MONGOC_LOG_LEVEL_ERROR:
+    case MONGOC_LOG_LEVEL_CRITICAL:
+        l = APLOG_ERR;
+        break;
+    case MONGOC_LOG_LEVEL_WARNING:
+        l = APLOG_WARNING;
+        break;
+    case MONGOC_LOG_LEVEL_MESSAGE:
+    case MONGOC_LOG_LEVEL_INFO:
+        l = APLOG_INFO;
+        break;
+    default:
+        l = APLOG_TRACE2;
+        break;
+    }
+    if (l < APLOG_DEBUG && strstr(message, "endSessions")) {
+        /* best effort at child exit; servers time sessions out anyway,
+         * and some MongoDB-protocol servers lack the command */
+        l = APLOG_DEBUG;
+    }
+    ap_log_error(APLOG_MARK, l, 0, s, SMDB_LOGNO(00201) "libmongoc %s: %s",
+                 domain, message);
+}
+
+/** APM: remember which commands the active request sent. Runs in the
+ * thread that sends the command, so the thread-local pointer is the
+ * request's (NULL for the housekeeper and for monitoring connections). */
+static void smdb_apm_started(const mongoc_apm_command_started_t *event)
+{
+    smdb_req *rq = smdb_active_req;
+    const char *name = mongoc_apm_command_started_get_command_name(event);
+
+    if (rq) {
+        rq->commands = rq->commands
+            ? apr_pstrcat(rq->r->pool, rq->commands, ",", name, NULL)
+            : apr_pstrdup(rq->r->pool, name);
+        apr_table_set(rq->r->notes, SMDB_NOTE_COMMANDS, rq->commands);
+    }
+}
+
+static apr_status_t smdb_conn_cleanup(void *data)
+{
+    smdb_conn *conn = data;
+
+    if (conn->pool) {
+        mongoc_client_pool_destroy(conn->pool);
+        conn->pool = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/** Create this child's pool for a server's URI (or find the one made for
+ * an earlier server with the same URI). Pool memory lives in pchild. */
+static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
+                                smdb_srv_conf *sc)
+{
+    const char *uri = srv_uri(sc);
+    smdb_conn *conn = apr_hash_get(smdb_child.conns, uri,
+                                   APR_HASH_KEY_STRING);
+    mongoc_uri_t *muri;
+    mongoc_apm_callbacks_t *cbs;
+    bson_error_t error;
+    int t;
+
+    if (conn) {
+        return conn;
+    }
+    conn = apr_pcalloc(p, sizeof(*conn));
+    conn->uri = uri;
+    conn->redacted = smdb_redact(p, uri);
+    conn->timeout_ms = t = srv_timeout(sc);
+    conn->ttl_index = srv_ttl_index(sc);
+    conn->sweep_interval = srv_sweep_interval(sc);
+    conn->colls = apr_hash_make(p);
+    conn->p = p;
+    conn->s = s;
+    apr_thread_mutex_create(&conn->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_hash_set(smdb_child.conns, uri, APR_HASH_KEY_STRING, conn);
+
+    muri = mongoc_uri_new_with_error(uri, &error);
+    if (!muri) {
+        /* cannot happen: the string parsed at startup */
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SMDB_LOGNO(00202)
+                     "cannot parse SessionMongoDBURI %s: %s",
+                     conn->redacted, error.message);
+        return conn;
+    }
+    /* Bound every wait unless the URI says otherwise: libmongoc's own
+     * defaults (30 s selection, 5 min socket) would hang the workers. */
+#define SMDB_DEFAULT_OPTION(name) \
+    if (!mongoc_uri_has_option(muri, name)) { \
+        mongoc_uri_set_option_as_int32(muri, name, t); \
+    }
+    SMDB_DEFAULT_OPTION(MONGOC_URI_SERVERSELECTIONTIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_CONNECTTIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_SOCKETTIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_WAITQUEUETIMEOUTMS);
+#undef SMDB_DEFAULT_OPTION
+    if (!mongoc_uri_has_option(muri, MONGOC_URI_APPNAME)) {
+        mongoc_uri_set_appname(muri, "mod_session_mongodb/" SMDB_VERSION);
+    }
+
+    conn->pool = mongoc_client_pool_new_with_error(muri, &error);
+    mongoc_uri_destroy(muri);
+    if (!conn->pool) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SMDB_LOGNO(00203)
+                     "cannot create a client pool for %s: %s; sessions "
+                     "stored there will not load in this process. Check "
+                     "SessionMongoDBURI (TLS files, SRV records).",
+                     conn->redacted, error.message);
+        return conn;
+    }
+    mongoc_client_pool_set_error_api(conn->pool, MONGOC_ERROR_API_VERSION_2);
+    cbs = mongoc_apm_callbacks_new();
+    mongoc_apm_set_command_started_cb(cbs, smdb_apm_started);
+    mongoc_client_pool_set_apm_callbacks(conn->pool, cbs, NULL);
+    mongoc_apm_callbacks_destroy(cbs);
+    apr_pool_cleanup_register(p, conn, smdb_conn_cleanup,
+                              apr_pool_cleanup_null);
+    return conn;
+}
+
+/** Make the housekeeper aware of a collection this child uses (it then
+ * creates its indexes, or sweeps it). The lookup key is built in the
+ * scratch pool p; a new record is allocated once, in pchild. */
+static void smdb_coll_use(smdb_conn *conn, apr_pool_t *p, const char *db,
+                          const char *coll)
+{
+    const char *key = apr_pstrcat(p, db, "/", coll, NULL);
+    smdb_coll *c;
+
+    apr_thread_mutex_lock(conn->mutex);
+    c = apr_hash_get(conn->colls, key, APR_HASH_KEY_STRING);
+    if (!c) {
+        c = apr_pcalloc(conn->p, sizeof(*c));
+        c->database = apr_pstrdup(conn->p, db);
+        c->collection = apr_pstrdup(conn->p, coll);
+        c->state = conn->ttl_index ? SMDB_IDX_UNKNOWN : SMDB_IDX_OFF;
+        apr_hash_set(conn->colls, apr_pstrdup(conn->p, key),
+                     APR_HASH_KEY_STRING, c);
+    }
+    apr_thread_mutex_unlock(conn->mutex);
+}
+
+/** Create the TTL and user indexes of collection c with client. On a
+ * server that refuses TTL indexes, fall back to sweeping, and say so
+ * once per collection per child. Housekeeper thread only. */
+static void smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
+                                smdb_coll *c)
+{
+    mongoc_database_t *db;
+    bson_t cmd = BSON_INITIALIZER, idx, ttl, user, key, reply;
+    bson_error_t error;
+    int ok;
+
+    BSON_APPEND_UTF8(&cmd, "createIndexes", c->collection);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &idx);
+    BSON_APPEND_DOCUMENT_BEGIN(&idx, "0", &ttl);
+    BSON_APPEND_DOCUMENT_BEGIN(&ttl, "key", &key);
+    BSON_APPEND_INT32(&key, "expiry", 1);
+    bson_append_document_end(&ttl, &key);
+    BSON_APPEND_UTF8(&ttl, "name", "expiry_1");
+    BSON_APPEND_INT32(&ttl, "expireAfterSeconds", 0);
+    bson_append_document_end(&idx, &ttl);
+    BSON_APPEND_DOCUMENT_BEGIN(&idx, "1", &user);
+    BSON_APPEND_DOCUMENT_BEGIN(&user, "key", &key);
+    BSON_APPEND_INT32(&key, "user", 1);
+    bson_append_document_end(&user, &key);
+    BSON_APPEND_UTF8(&user, "name", "user_1");
+    bson_append_document_end(&idx, &user);
+    bson_append_array_end(&cmd, &idx);
+
+    db = mongoc_client_get_database(client, c->database);
+    ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply,
+                                                 &error);
+    mongoc_database_destroy(db);
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+
+    apr_thread_mutex_lock(conn->mutex);
+    if (ok) {
+        c->state = SMDB_IDX_TTL;
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, conn->s, SMDB_LOGNO(00206)
+                     "TTL index on %s.%s ensured", c->database,
+                     c->collection);
+    }
+    else if (error.domain == MONGOC_ERROR_SERVER) {
+        /* The server answered no: NotImplemented on FerretDB, no
+         * createIndex privilege, or a conflicting index. */
+        c->state = SMDB_IDX_SWEEP;
+        c->next_sweep = 0;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, conn->s, SMDB_LOGNO(00207)
+                     "cannot create the TTL index on %s.%s at %s (%s); "
+                     "this process deletes expired sessions itself every "
+                     "%d s instead. To let MongoDB do it, create "
+                     "{expiry: 1} with expireAfterSeconds: 0 by hand or "
+                     "grant createIndex.", c->database, c->collection,
+                     conn->redacted, error.message, conn->sweep_interval);
+    }
+    else {
+        c->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, conn->s, SMDB_LOGNO(00208)
+                     "cannot create the TTL index on %s.%s now (%s); "
+                     "will try again", c->database, c->collection,
+                     error.message);
+    }
+    apr_thread_mutex_unlock(conn->mutex);
+}
+
+/** Delete the expired documents of collection c. Housekeeper only. */
+static void smdb_sweep(smdb_conn *conn, mongoc_client_t *client,
+                       smdb_coll *c, apr_time_t now)
+{
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, c->database, c->collection);
+    bson_t filter = BSON_INITIALIZER, lt, reply;
+    bson_error_t error;
+
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "expiry", &lt);
+    BSON_APPEND_DATE_TIME(&lt, "$lt", apr_time_as_msec(now));
+    bson_append_document_end(&filter, &lt);
+    if (mongoc_collection_delete_many(coll, &filter, NULL, &reply, &error)) {
+        bson_iter_t it;
+        int64_t n = 0;
+
+        if (bson_iter_init_find(&it, &reply, "deletedCount")) {
+            n = bson_iter_as_int64(&it);
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, conn->s, SMDB_LOGNO(00204)
+                     "swept %" PRId64 " expired sessions from %s.%s", n,
+                     c->database, c->collection);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, conn->s, SMDB_LOGNO(00205)
+                     "cannot delete expired sessions from %s.%s at %s: %s; "
+                     "will try again", c->database, c->collection,
+                     conn->redacted, error.message);
+    }
+    bson_destroy(&reply);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+}
+
+/** One round of housekeeping on a connection: indexes of collections
+ * seen for the first time, sweeps that are due. With nothing to do, no
+ * client is popped and nothing is sent. */
+static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+    apr_array_header_t *index = apr_array_make(p, 4, sizeof(smdb_coll *));
+    apr_array_header_t *sweep = apr_array_make(p, 4, sizeof(smdb_coll *));
+    apr_time_t now = apr_time_now();
+    mongoc_client_t *client;
+    int i;
+
+    apr_thread_mutex_lock(conn->mutex);
+    for (hi = apr_hash_first(p, conn->colls); hi; hi = apr_hash_next(hi)) {
+        smdb_coll *c = apr_hash_this_val(hi);
+
+        if (c->state == SMDB_IDX_UNKNOWN && c->retry_at <= now) {
+            APR_ARRAY_PUSH(index, smdb_coll *) = c;
+        }
+        else if (c->state == SMDB_IDX_SWEEP && c->next_sweep <= now) {
+            c->next_sweep = now + apr_time_from_sec(conn->sweep_interval);
+            APR_ARRAY_PUSH(sweep, smdb_coll *) = c;
+        }
+    }
+    apr_thread_mutex_unlock(conn->mutex);
+    if ((!index->nelts && !sweep->nelts) || !conn->pool) {
+        return;
+    }
+    client = mongoc_client_pool_pop(conn->pool);
+    if (!client) {
+        return;
+    }
+    for (i = 0; i < index->nelts; i++) {
+        smdb_ensure_indexes(conn, client, APR_ARRAY_IDX(index, i,
+                                                        smdb_coll *));
+    }
+    for (i = 0; i < sweep->nelts; i++) {
+        smdb_sweep(conn, client, APR_ARRAY_IDX(sweep, i, smdb_coll *), now);
+    }
+    mongoc_client_pool_push(conn->pool, client);
+}
+
+/** The housekeeper thread, one per child: once a second it creates the
+ * indexes of newly used collections and sweeps what is due, so that no
+ * request waits for either. Stops when the child exits. */
+static void *APR_THREAD_FUNC smdb_housekeeper(apr_thread_t *thd, void *data)
+{
+    apr_pool_t *p;
+
+    (void)data;
+    apr_pool_create(&p, NULL);
+    apr_thread_mutex_lock(smdb_child.sweep_mutex);
+    while (!smdb_child.stopping) {
+        apr_hash_index_t *hi;
+
+        apr_thread_cond_timedwait(smdb_child.sweep_cond,
+                                  smdb_child.sweep_mutex,
+                                  apr_time_from_sec(1));
+        if (smdb_child.stopping) {
+            break;
+        }
+        apr_thread_mutex_unlock(smdb_child.sweep_mutex);
+        for (hi = apr_hash_first(p, smdb_child.conns); hi;
+             hi = apr_hash_next(hi)) {
+            smdb_housekeep_conn(apr_hash_this_val(hi), p);
+        }
+        apr_pool_clear(p);
+        apr_thread_mutex_lock(smdb_child.sweep_mutex);
+    }
+    apr_thread_mutex_unlock(smdb_child.sweep_mutex);
+    apr_pool_destroy(p);
+    apr_thread_exit(thd, APR_SUCCESS);
+    return NULL;
+}
+
+/** Runs first among the child's cleanups (registered last): stop the
+ * housekeeper before the pools it uses are destroyed. */
+static apr_status_t smdb_housekeeper_stop(void *data)
+{
+    apr_status_t rv;
+
+    (void)data;
+    if (smdb_child.housekeeper) {
+        apr_thread_mutex_lock(smdb_child.sweep_mutex);
+        smdb_child.stopping = 1;
+        apr_thread_cond_signal(smdb_child.sweep_cond);
+        apr_thread_mutex_unlock(smdb_child.sweep_mutex);
+        apr_thread_join(&rv, smdb_child.housekeeper);
+        smdb_child.housekeeper = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/** Runs last among the child's cleanups: after every pool is gone. */
+static apr_status_t smdb_child_cleanup(void *data)
+{
+    (void)data;
+    mongoc_log_set_handler(NULL, NULL);
+    mongoc_cleanup();
+    memset(&smdb_child, 0, sizeof(smdb_child));
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* tokens, ids and cookies                                              */
+/* ------------------------------------------------------------------ */
+
+static const char smdb_b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** A fresh token: 32 random bytes as 43 base64url characters, in p. */
+static const char *smdb_token_new(apr_pool_t *p)
+{
+    unsigned char raw[SMDB_TOKEN_BYTES + 1];
+    char *out = apr_palloc(p, SMDB_TOKEN_LEN + 1);
+    int i, o = 0;
+
+    if (apr_generate_random_bytes(raw, SMDB_TOKEN_BYTES) != APR_SUCCESS) {
+        return NULL;
+    }
+    raw[SMDB_TOKEN_BYTES] = 0;
+    for (i = 0; i < SMDB_TOKEN_BYTES; i += 3) {
+        unsigned v = raw[i] << 16 | raw[i + 1] << 8
+                     | (i + 2 < SMDB_TOKEN_BYTES ? raw[i + 2] : 0);
+
+        out[o++] = smdb_b64url[v >> 18 & 63];
+        out[o++] = smdb_b64url[v >> 12 & 63];
+        out[o++] = smdb_b64url[v >> 6 & 63];
+        if (i + 2 < SMDB_TOKEN_BYTES) {
+            out[o++] = smdb_b64url[v & 63];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/** True if s is exactly a token this module could have issued: 43
+ * base64url characters, the last one carrying 4 bits (its low 2 bits
+ * are zero). Anything else never reaches MongoDB. */
+static int smdb_token_valid(const char *s)
+{
+    int i;
+    const char *pos;
+
+    for (i = 0; i < SMDB_TOKEN_LEN; i++) {
+        if (!s[i] || !(pos = strchr(smdb_b64url, s[i]))) {
+            return 0;
+        }
+    }
+    return s[i] == '\0' && ((pos - smdb_b64url) & 3) == 0;
+}
+
+/** The document id of a token: lowercase hex SHA-256, in p. */
+static const char *smdb_token_id(apr_pool_t *p, const char *token)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0, i;
+    char *out = apr_palloc(p, SMDB_ID_LEN + 1);
+
+    if (!EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL)
+        || len * 2 != SMDB_ID_LEN) {
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+    }
+    out[SMDB_ID_LEN] = '\0';
+    return out;
+}
+
+/** True if the ';'-separated attribute list names attribute attr. */
+static int smdb_attr_named(const char *attrs, const char *attr)
+{
+    apr_size_t n = strlen(attr);
+    const char *a = attrs;
+
+    while (a && *a) {
+        while (*a == ' ' || *a == ';') {
+            a++;
+        }
+        if (!strncasecmp(a, attr, n) && strchr("=; ", a[n])) {
+            return 1;
+        }
+        a = strchr(a, ';');
+    }
+    return 0;
+}
+
+/** Cookie attributes with safe defaults: HttpOnly and SameSite=Lax
+ * unless the configuration names them, Secure over HTTPS unless it names
+ * it. (httpd adds HttpOnly;Secure only when no attributes are given at
+ * all, so a plain "path=/" would drop both.) */
+static const char *smdb_cookie_attrs(request_rec *r, const char *attrs)
+{
+    const char *out = attrs ? attrs : "";
+
+    if (!smdb_attr_named(out, "HttpOnly")) {
+        out = apr_pstrcat(r->pool, out, *out ? ";" : "", "HttpOnly", NULL);
+    }
+    if (!smdb_attr_named(out, "SameSite")) {
+        out = apr_pstrcat(r->pool, out, ";SameSite=Lax", NULL);
+    }
+    if (!smdb_attr_named(out, "Secure")
+        && !strcmp(ap_run_http_scheme(r), "https")) {
+        out = apr_pstrcat(r->pool, out, ";Secure", NULL);
+    }
+    return out;
+}
+
+/** Send the token in the configured cookie(s), or expire them when
+ * token is NULL. Only err_headers_out, so that the cookie goes out on
+ * error pages too and never twice. */
+static void smdb_cookie_send(request_rec *r, const smdb_dir_conf *dc,
+                             const char *token, long maxage)
+{
+    if (dc->name_set) {
+        const char *attrs = smdb_cookie_attrs(r, dc->name_attrs);
+
+        if (token) {
+            ap_cookie_write(r, dc->name, token, attrs, maxage,
+                            r->err_headers_out, NULL);
+        }
+        else {
+            ap_cookie_remove(r, dc->name, attrs, r->err_headers_out, NULL);
+        }
+    }
+    if (dc->name2_set) {
+        const char *attrs = smdb_cookie_attrs(r, dc->name2_attrs);
+
+        if (token) {
+            ap_cookie_write2(r, dc->name2, token, attrs, maxage,
+                             r->err_headers_out, NULL);
+        }
+        else {
+            ap_cookie_remove2(r, dc->name2, attrs, r->err_headers_out, NULL);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* per-request state and MongoDB operations                             */
+/* ------------------------------------------------------------------ */
+
+/** What one request knows about one session (one configuration). */
+typedef struct {
+    session_rec *z;             /* what load returned; NULL if not yet */
+    const char *db, *coll;
+    const char *token;          /* the client's token, if well formed */
+    const char *id;             /* _id of the stored document, if found */
+    const char *user;           /* `user` of the stored document */
+    int load_failed;            /* MongoDB did not answer: never save */
+} smdb_entry;
+
+static request_rec *smdb_top(request_rec *r)
+{
+    while (r->main) {
+        r = r->main;
+    }
+    while (r->prev) {
+        r = r->prev;
+    }
+    return r;
+}
+
+static apr_status_t smdb_req_cleanup(void *data)
+{
+    smdb_req *rq = data;
+
+    if (rq->client) {
+        mongoc_client_pool_push(rq->conn->pool, rq->client);
+        rq->client = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/** The request's state, made on first use in the top request's pool. */
+static smdb_req *smdb_req_get(request_rec *r)
+{
+    request_rec *top = smdb_top(r);
+    smdb_req *rq = ap_get_module_config(top->request_config,
+                                        &session_mongodb_module);
+
+    if (!rq) {
+        rq = apr_pcalloc(top->pool, sizeof(*rq));
+        rq->r = top;
+        rq->entries = apr_hash_make(top->pool);
+        ap_set_module_config(top->request_config, &session_mongodb_module,
+                             rq);
+    }
+    return rq;
+}
+
+/** The request's entry for this directory's session configuration. */
+static smdb_entry *smdb_entry_get(smdb_req *rq, const smdb_dir_conf *dc,
+                                  const char *db)
+{
+    const char *key = apr_pstrcat(rq->r->pool, db, "/", dir_collection(dc),
+                                  "/", dc->peruser == 1 ? "" : dc->name,
+                                  "/", dc->name2, NULL);
+    smdb_entry *e = apr_hash_get(rq->entries, key, APR_HASH_KEY_STRING);
+
+    if (!e) {
+        e = apr_pcalloc(rq->r->pool, sizeof(*e));
+        e->db = db;
+        e->coll = dir_collection(dc);
+        apr_hash_set(rq->entries, key, APR_HASH_KEY_STRING, e);
+    }
+    return e;
+}
+
+/** Pop a client for the request, once; it goes back to the pool with
+ * the request pool. Marks the request as the APM target. */
+static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
+{
+    smdb_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                             &session_mongodb_module);
+
+    if (!rq->client) {
+        if (!sc->conn || !sc->conn->pool) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00301)
+                          "no MongoDB client pool for this server; see "
+                          "earlier SMDB00203 lines");
+            return NULL;
+        }
+        rq->conn = sc->conn;
+        rq->client = mongoc_client_pool_pop(rq->conn->pool);
+        if (!rq->client) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
+                          "no free MongoDB client for %s within %d ms; "
+                          "raise maxPoolSize in SessionMongoDBURI to at "
+                          "least ThreadsPerChild", rq->conn->redacted,
+                          rq->conn->timeout_ms);
+            return NULL;
+        }
+        apr_pool_cleanup_register(rq->r->pool, rq, smdb_req_cleanup,
+                                  apr_pool_cleanup_null);
+    }
+    smdb_active_req = rq;
+    return rq->client;
+}
+
+/** Find the stored document of id. Returns APR_SUCCESS with *value NULL
+ * when there is none (or it expired), APR_EGENERAL when MongoDB did not
+ * answer. Strings are copied into the request pool. */
+static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
+                              const char *id, const char **value,
+                              const char **user)
+{
+    mongoc_client_t *client = smdb_client(r, rq);
+    mongoc_collection_t *coll;
+    mongoc_cursor_t *cursor;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+    const bson_t *doc;
+    bson_error_t error;
+    apr_status_t rv = APR_SUCCESS;
+
+    *value = *user = NULL;
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    BSON_APPEND_UTF8(&filter, "_id", id);
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "value", 1);
+    BSON_APPEND_INT32(&proj, "expiry", 1);
+    BSON_APPEND_INT32(&proj, "user", 1);
+    bson_append_document_end(&opts, &proj);
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    BSON_APPEND_BOOL(&opts, "singleBatch", true);
+
+    smdb_coll_use(rq->conn, rq->r->pool, e->db, e->coll);
+    coll = mongoc_client_get_collection(client, e->db, e->coll);
+    cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+    if (mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t it;
+        int64_t expiry = 0;
+
+        if (bson_iter_init_find(&it, doc, "expiry")
+            && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+            expiry = bson_iter_date_time(&it);
+        }
+        if (expiry && expiry <= apr_time_as_msec(apr_time_now())) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00306)
+                          "session %.8s... in %s.%s has expired", id,
+                          e->db, e->coll);
+        }
+        else if (bson_iter_init_find(&it, doc, "value")
+                 && BSON_ITER_HOLDS_UTF8(&it)) {
+            *value = apr_pstrdup(rq->r->pool, bson_iter_utf8(&it, NULL));
+            if (bson_iter_init_find(&it, doc, "user")
+                && BSON_ITER_HOLDS_UTF8(&it)) {
+                *user = apr_pstrdup(rq->r->pool, bson_iter_utf8(&it, NULL));
+            }
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00307)
+                          "session %.8s... in %s.%s has no string 'value'; "
+                          "ignoring it (was it written by another program?)",
+                          id, e->db, e->coll);
+        }
+    }
+    if (mongoc_cursor_error(cursor, &error)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00308)
+                      "cannot load session from %s.%s at %s: %s; the "
+                      "request goes on without its session. Check that "
+                      "MongoDB is up and reachable.", e->db, e->coll,
+                      rq->conn->redacted, error.message);
+        rv = APR_EGENERAL;
+    }
+    smdb_active_req = NULL;
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+    return rv;
+}
+
+/** Insert or update the document of id with one upsert. */
+static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
+                                const smdb_entry *e, const char *id,
+                                const char *value, apr_time_t expiry,
+                                const char *user)
+{
+    mongoc_client_t *client = smdb_client(r, rq);
+    mongoc_collection_t *coll;
+    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+    bson_t opts = BSON_INITIALIZER, set, oninsert, unset;
+    bson_error_t error;
+    int64_t now = apr_time_as_msec(apr_time_now());
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    BSON_APPEND_UTF8(&filter, "_id", id);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+    BSON_APPEND_UTF8(&set, "value", value);
+    if (expiry) {
+        BSON_APPEND_DATE_TIME(&set, "expiry", apr_time_as_msec(expiry));
+    }
+    if (user) {
+        BSON_APPEND_UTF8(&set, "user", user);
+    }
+    BSON_APPEND_DATE_TIME(&set, "updated", now);
+    bson_append_document_end(&update, &set);
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &oninsert);
+    BSON_APPEND_DATE_TIME(&oninsert, "created", now);
+    bson_append_document_end(&update, &oninsert);
+    if (!expiry || !user) {
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+        if (!expiry) {
+            BSON_APPEND_UTF8(&unset, "expiry", "");
+        }
+        if (!user) {
+            BSON_APPEND_UTF8(&unset, "user", "");
+        }
+        bson_append_document_end(&update, &unset);
+    }
+    BSON_APPEND_BOOL(&opts, "upsert", true);
+
+    smdb_coll_use(rq->conn, rq->r->pool, e->db, e->coll);
+    coll = mongoc_client_get_collection(client, e->db, e->coll);
+    smdb_active_req = rq;
+    if (!mongoc_collection_update_one(coll, &filter, &update, &opts, NULL,
+                                      &error)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00309)
+                      "cannot save session to %s.%s at %s: %s; the stored "
+                      "session is unchanged and no cookie is sent. Check "
+                      "that MongoDB is up and writable.", e->db, e->coll,
+                      rq->conn->redacted, error.message);
+        rv = APR_EGENERAL;
+    }
+    smdb_active_req = NULL;
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&update);
+    bson_destroy(&filter);
+    return rv;
+}
+
+/** Delete the document of id. */
+static apr_status_t smdb_delete(request_rec *r, smdb_req *rq,
+                                const smdb_entry *e, const char *id)
+{
+    mongoc_client_t *client = smdb_client(r, rq);
+    mongoc_collection_t *coll;
+    bson_t filter = BSON_INITIALIZER;
+    bson_error_t error;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    BSON_APPEND_UTF8(&filter, "_id", id);
+    coll = mongoc_client_get_collection(client, e->db, e->coll);
+    if (!mongoc_collection_delete_one(coll, &filter, NULL, NULL, &error)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00310)
+                      "cannot delete session %.8s... from %s.%s at %s: %s; "
+                      "it stays until it expires", id, e->db, e->coll,
+                      rq->conn->redacted, error.message);
+        rv = APR_EGENERAL;
+    }
+    smdb_active_req = NULL;
+    mongoc_collection_destroy(coll);
+    bson_destroy(&filter);
+    return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* the session hooks                                                    */
+/* ------------------------------------------------------------------ */
+
+/** The configuration that applies, or NULL when this directory does not
+ * keep its sessions in MongoDB (or has no database: logged). */
+static smdb_dir_conf *smdb_config(request_rec *r, const char **db)
+{
+    smdb_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                             &session_mongodb_module);
+    smdb_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                             &session_mongodb_module);
+
+    if (!dir_enabled(dc)) {
+        return NULL;
+    }
+    *db = dir_database(dc, sc);
+    if (!*db) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00311)
+                      "no database for sessions in %s: set "
+                      "SessionMongoDBDatabase or name one in the path of "
+                      "SessionMongoDBURI", r->uri);
+        return NULL;
+    }
+    return dc;
+}
+
+/** The client's token from the configured cookie(s), or NULL. Values of
+ * any other shape never reach MongoDB. */
+static const char *smdb_read_token(request_rec *r, const smdb_dir_conf *dc)
+{
+    const char *val = NULL;
+    int remove = dc->remove != 0;
+
+    if (dc->name_set) {
+        ap_cookie_read(r, dc->name, &val, remove);
+    }
+    if (!val && dc->name2_set) {
+        ap_cookie_read(r, dc->name2, &val, remove);
+    }
+    if (val && !smdb_token_valid(val)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00312)
+                      "ignoring a session cookie that is not a token of "
+                      "this module (%" APR_SIZE_T_FMT " bytes)",
+                      strlen(val));
+        return NULL;
+    }
+    return val;
+}
+
+/**
+ * session_load: find the request's session in MongoDB.
+ *
+ * mod_session calls this at every ap_session_load() (fixups, the output
+ * filter, modules such as mod_auth_form), so the outcome of the first
+ * call, failure included, is kept in the top request and returned again.
+ * The session_rec lives in the top request's pool.
+ */
+static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
+{
+    const char *db, *value = NULL, *user = NULL;
+    smdb_dir_conf *dc = smdb_config(r, &db);
+    smdb_req *rq;
+    smdb_entry *e;
+    session_rec *zz;
+
+    if (!dc) {
+        return DECLINED;
+    }
+    rq = smdb_req_get(r);
+    e = smdb_entry_get(rq, dc, db);
+    if (e->z || e->load_failed) {
+        *z = e->z;
+        return e->load_failed ? APR_EGENERAL : APR_SUCCESS;
+    }
+
+    if (dc->peruser == 1) {
+        if (r->user && bson_utf8_validate(r->user, strlen(r->user), false)) {
+            e->token = r->user;
+        }
+    }
+    else {
+        e->token = smdb_read_token(r, dc);
+    }
+    if (e->token) {
+        const char *id = dc->peruser == 1
+            ? e->token : smdb_token_id(rq->r->pool, e->token);
+
+        if (!id || smdb_find(r, rq, e, id, &value, &user) != APR_SUCCESS) {
+            e->load_failed = 1;
+            *z = NULL;
+            return APR_EGENERAL;
+        }
+        if (value) {
+            e->id = id;
+            e->user = user;
+            apr_table_setn(r->headers_out, "Cache-Control",
+                           "no-cache, private");
+        }
+    }
+
+    zz = apr_pcalloc(rq->r->pool, sizeof(*zz));
+    zz->pool = rq->r->pool;
+    zz->entries = apr_table_make(zz->pool, 10);
+    zz->encoded = value;
+    zz->remote_user = user;
+    e->z = *z = zz;
+    return APR_SUCCESS;
+}
+
+static int smdb_count_entry(void *count, const char *key, const char *val)
+{
+    (void)val;
+    if (strcmp(key, "expiry")) {
+        ++*(int *)count;
+    }
+    return 1;
+}
+
+/** True when the session holds nothing but mod_session's own expiry. With
+ * SessionMaxAge the encoded form of an emptied session is "expiry=...",
+ * which must still count as empty (logout deletes the document). */
+static int smdb_session_empty(const session_rec *z)
+{
+    int count = 0;
+
+    if (!z->encoded || !*z->encoded) {
+        return 1;
+    }
+    if (z->entries) {
+        apr_table_do(smdb_count_entry, &count, z->entries, NULL);
+        return count == 0;
+    }
+    return 0;
+}
+
+/**
+ * session_save: write the session with one upsert, or delete it when it
+ * is empty. A token is kept across saves, so parallel requests of one
+ * client share it; it is replaced when the session is new (never adopt a
+ * token the database does not know) and when the user changed (login,
+ * logout), in which case the old document is deleted.
+ */
+static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
+{
+    const char *db, *token, *id, *user = r->user;
+    smdb_dir_conf *dc = smdb_config(r, &db);
+    smdb_req *rq;
+    smdb_entry *e;
+    int empty = smdb_session_empty(z);
+    apr_status_t rv;
+
+    if (!dc) {
+        return DECLINED;
+    }
+    rq = smdb_req_get(r);
+    e = smdb_entry_get(rq, dc, db);
+    if (e->load_failed) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00313)
+                      "not saving the session: it could not be loaded in "
+                      "this request, and saving would overwrite the stored "
+                      "one");
+        return APR_EGENERAL;
+    }
+    if (user && !bson_utf8_validate(user, strlen(user), false)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00314)
+                      "not saving the session: the user name is not valid "
+                      "UTF-8");
+        return APR_EGENERAL;
+    }
+
+    if (dc->peruser == 1) {
+        if (!user) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00315)
+                          "not saving the session: SessionMongoDBPerUser "
+                          "needs an authenticated user");
+            return APR_EGENERAL;
+        }
+        if (empty) {
+            smdb_delete(r, rq, e, user);
+            return APR_SUCCESS;
+        }
+    }
+    else if (empty) {
+        if (e->id) {
+            smdb_delete(r, rq, e, e->id);
+            e->id = NULL;
+        }
+        smdb_cookie_send(r, dc, NULL, 0);
+        return APR_SUCCESS;
+    }
+
+    if (!empty && strlen(z->encoded) > dir_maxsize(dc)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00316)
+                      "not saving the session: %" APR_SIZE_T_FMT " bytes "
+                      "encoded, SessionMongoDBMaxSize is %" APR_SIZE_T_FMT
+                      "; the stored session is unchanged",
+                      strlen(z->encoded), dir_maxsize(dc));
+        return APR_EGENERAL;
+    }
+
+    if (dc->peruser == 1) {
+        return smdb_upsert(r, rq, e, user, z->encoded, z->expiry, user);
+    }
+
+    /* keep the token unless the session is new or its owner changed */
+    if (e->id && (e->user ? user && !strcmp(user, e->user) : !user)) {
+        token = e->token;
+        id = e->id;
+    }
+    else {
+        token = smdb_token_new(rq->r->pool);
+        id = token ? smdb_token_id(rq->r->pool, token) : NULL;
+        if (!id) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00317)
+                          "not saving the session: no random bytes for a "
+                          "new token");
+            return APR_EGENERAL;
+        }
+    }
+    rv = smdb_upsert(r, rq, e, id, z->encoded, z->expiry, user);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (e->id && e->id != id) {
+        smdb_delete(r, rq, e, e->id);
+    }
+    e->token = token;
+    e->id = id;
+    e->user = user;
+    smdb_cookie_send(r, dc, token, z->maxage);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-cache, private");
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* httpd hooks                                                          */
+/* ------------------------------------------------------------------ */
+
+/** Add the module's dir configs found in a section vector and in the
+ * sections nested in it (<Files>, <If>) to out. */
+static void smdb_collect_dir_confs(ap_conf_vector_t *v,
+                                   apr_array_header_t *out)
+{
+    core_dir_config *cd = ap_get_core_module_config(v);
+    smdb_dir_conf *dc = ap_get_module_config(v, &session_mongodb_module);
+    int i;
+
+    if (dc) {
+        APR_ARRAY_PUSH(out, smdb_dir_conf *) = dc;
+    }
+    if (cd && cd->sec_file) {
+        for (i = 0; i < cd->sec_file->nelts; i++) {
+            smdb_collect_dir_confs(APR_ARRAY_IDX(cd->sec_file, i,
+                                                 ap_conf_vector_t *), out);
+        }
+    }
+    if (cd && cd->sec_if) {
+        for (i = 0; i < cd->sec_if->nelts; i++) {
+            smdb_collect_dir_confs(APR_ARRAY_IDX(cd->sec_if, i,
+                                                 ap_conf_vector_t *), out);
+        }
+    }
+}
+
+/**
+ * check_config: runs before `apachectl -t` reports, so a virtual host
+ * that uses the module with no database anywhere (directive or URI path)
+ * fails the configuration test instead of every request.
+ */
+static int session_mongodb_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                        apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    for (; s; s = s->next) {
+        smdb_srv_conf *sc = ap_get_module_config(s->module_config,
+                                                 &session_mongodb_module);
+        core_server_config *cs = ap_get_core_module_config(s->module_config);
+        apr_array_header_t *confs = apr_array_make(ptemp, 8,
+                                                   sizeof(smdb_dir_conf *));
+        int i, used = 0, has_db;
+
+        if (!sc->parsed) {
+            const char *err = NULL;
+
+            sc->parsed = smdb_uri_parse(pconf, srv_uri(sc), &err);
+            if (!sc->parsed) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                             SMDB_LOGNO(00101) "SessionMongoDBURI: cannot "
+                             "parse %s: %s", srv_uri(sc), err);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        smdb_collect_dir_confs(s->lookup_defaults, confs);
+        for (i = 0; i < cs->sec_dir->nelts; i++) {
+            smdb_collect_dir_confs(APR_ARRAY_IDX(cs->sec_dir, i,
+                                                 ap_conf_vector_t *), confs);
+        }
+        for (i = 0; i < cs->sec_url->nelts; i++) {
+            smdb_collect_dir_confs(APR_ARRAY_IDX(cs->sec_url, i,
+                                                 ap_conf_vector_t *), confs);
+        }
+        has_db = mongoc_uri_get_database(sc->parsed) != NULL;
+        for (i = 0; i < confs->nelts; i++) {
+            smdb_dir_conf *dc = APR_ARRAY_IDX(confs, i, smdb_dir_conf *);
+
+            used |= dir_enabled(dc);
+            has_db |= dc->database != NULL;
+        }
+        if (used && !has_db) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                         SMDB_LOGNO(00102) "sessions are kept in MongoDB "
+                         "for server %s:%u, but no database is named: set "
+                         "SessionMongoDBDatabase or give the database in "
+                         "the path of SessionMongoDBURI "
+                         "(mongodb://host/dbname)",
+                         s->server_hostname ? s->server_hostname : "*",
+                         (unsigned)s->port);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+static int session_mongodb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                       apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SMDB_LOGNO(00103)
+                     "mod_session_mongodb %s (libmongoc %s) loaded",
+                     SMDB_VERSION, mongoc_get_version());
+    }
+    return OK;
+}
+
+/**
+ * child_init: libmongoc is set up here, after the fork, never in the
+ * parent: a pool's monitor threads do not survive fork(). One pool per
+ * distinct URI; cleanups on pchild stop the housekeeper, then destroy the
+ * pools, then clean up libmongoc (they run in reverse order).
+ */
+static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    server_rec *v;
+    apr_status_t rv;
+
+    mongoc_init();
+    mongoc_log_set_handler(smdb_mongoc_log, s);
+    apr_pool_cleanup_register(pchild, NULL, smdb_child_cleanup,
+                              apr_pool_cleanup_null);
+    smdb_child.p = pchild;
+    smdb_child.conns = apr_hash_make(pchild);
+    for (v = s; v; v = v->next) {
+        smdb_srv_conf *sc = ap_get_module_config(v->module_config,
+                                                 &session_mongodb_module);
+
+        sc->conn = smdb_conn_get(pchild, v, sc);
+    }
+
+    apr_thread_mutex_create(&smdb_child.sweep_mutex,
+                            APR_THREAD_MUTEX_DEFAULT, pchild);
+    apr_thread_cond_create(&smdb_child.sweep_cond, pchild);
+    rv = apr_thread_create(&smdb_child.housekeeper, NULL, smdb_housekeeper, NULL,
+                           pchild);
+    if (rv != APR_SUCCESS) {
+        smdb_child.housekeeper = NULL;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SMDB_LOGNO(00104)
+                     "cannot start the housekeeper thread; no TTL index "
+                     "will be created and expired sessions stay until "
+                     "removed by hand");
+    }
+    apr_pool_cleanup_register(pchild, NULL, smdb_housekeeper_stop,
+                              apr_pool_cleanup_null);
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* startup: refuse a configuration without a database */
+    ap_hook_check_config(session_mongodb_check_config, NULL, NULL,
+                         APR_HOOK_MIDDLE);
+    ap_hook_post_config(session_mongodb_post_config, NULL, NULL,
+                        APR_HOOK_MIDDLE);
+    /* each child: client pools, after the fork */
+    ap_hook_child_init(session_mongodb_child_init, NULL, NULL,
+                       APR_HOOK_MIDDLE);
+    /* mod_session: load at fixups and filter time, save in the filter */
+    ap_hook_session_load(session_mongodb_load, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_session_save(session_mongodb_save, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA session_mongodb_module = {
+    STANDARD20_MODULE_STUFF,
+    create_smdb_dir_conf,
+    merge_smdb_dir_conf,
+    create_smdb_srv_conf,
+    merge_smdb_srv_conf,
+    smdb_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};

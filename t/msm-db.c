@@ -1,0 +1,177 @@
+/*
+ * msm-db: a tiny MongoDB client for the test suite, built on the same
+ * libmongoc as the module, so that tests can look at the stored
+ * documents directly (the honest check) on any MongoDB-protocol server.
+ *
+ *   msm-db ping
+ *   msm-db find    DB COLL FILTER          one canonical JSON doc a line
+ *   msm-db count   DB COLL FILTER
+ *   msm-db insert  DB COLL DOC
+ *   msm-db update  DB COLL FILTER UPDATE   prints the matched count
+ *   msm-db delete  DB COLL FILTER          deleteMany; prints the count
+ *   msm-db indexes DB COLL                 one index spec a line
+ *
+ * The server is $MONGODB_URI. Exit status 0 on success, 1 on error.
+ */
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <string.h>
+
+/* libmongoc's warnings (e.g. a server without endSessions) are noise
+ * here; errors are reported by the commands themselves. */
+static void quiet_log(mongoc_log_level_t level, const char *domain,
+                      const char *message, void *data)
+{
+    (void)domain;
+    (void)data;
+    if (level <= MONGOC_LOG_LEVEL_ERROR) {
+        fprintf(stderr, "msm-db: %s\n", message);
+    }
+}
+
+static bson_t *json(const char *s)
+{
+    bson_error_t error;
+    bson_t *b = bson_new_from_json((const uint8_t *)s, -1, &error);
+
+    if (!b) {
+        fprintf(stderr, "msm-db: bad JSON '%s': %s\n", s, error.message);
+        exit(1);
+    }
+    return b;
+}
+
+static void print_doc(const bson_t *doc)
+{
+    char *s = bson_as_canonical_extended_json(doc, NULL);
+
+    puts(s);
+    bson_free(s);
+}
+
+static int64_t reply_count(const bson_t *reply, const char *field)
+{
+    bson_iter_t it;
+
+    return bson_iter_init_find(&it, reply, field) ? bson_iter_as_int64(&it)
+                                                  : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *uri_s = getenv("MONGODB_URI");
+    mongoc_uri_t *uri;
+    mongoc_client_t *client;
+    mongoc_collection_t *coll = NULL;
+    bson_error_t error;
+    bson_t reply;
+    const char *cmd;
+    int ok = 1;
+
+    if (argc < 2 || !uri_s) {
+        fprintf(stderr, "usage: MONGODB_URI=... msm-db CMD [DB COLL ...]\n");
+        return 2;
+    }
+    cmd = argv[1];
+    mongoc_init();
+    mongoc_log_set_handler(quiet_log, NULL);
+    uri = mongoc_uri_new_with_error(uri_s, &error);
+    if (!uri) {
+        fprintf(stderr, "msm-db: %s\n", error.message);
+        return 1;
+    }
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+                                   5000);
+    client = mongoc_client_new_from_uri(uri);
+    mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+    if (argc >= 4) {
+        coll = mongoc_client_get_collection(client, argv[2], argv[3]);
+    }
+
+    if (!strcmp(cmd, "ping")) {
+        bson_t *ping = json("{\"ping\": 1}");
+
+        ok = mongoc_client_command_simple(client, "admin", ping, NULL,
+                                          &reply, &error);
+        bson_destroy(&reply);
+        bson_destroy(ping);
+    }
+    else if (!strcmp(cmd, "find") && argc == 5) {
+        bson_t *filter = json(argv[4]);
+        mongoc_cursor_t *c = mongoc_collection_find_with_opts(coll, filter,
+                                                              NULL, NULL);
+        const bson_t *doc;
+
+        while (mongoc_cursor_next(c, &doc)) {
+            print_doc(doc);
+        }
+        ok = !mongoc_cursor_error(c, &error);
+        mongoc_cursor_destroy(c);
+        bson_destroy(filter);
+    }
+    else if (!strcmp(cmd, "count") && argc == 5) {
+        bson_t *filter = json(argv[4]);
+        int64_t n = mongoc_collection_count_documents(coll, filter, NULL,
+                                                      NULL, NULL, &error);
+
+        ok = n >= 0;
+        if (ok) {
+            printf("%lld\n", (long long)n);
+        }
+        bson_destroy(filter);
+    }
+    else if (!strcmp(cmd, "insert") && argc == 5) {
+        bson_t *doc = json(argv[4]);
+
+        ok = mongoc_collection_insert_one(coll, doc, NULL, NULL, &error);
+        bson_destroy(doc);
+    }
+    else if (!strcmp(cmd, "update") && argc == 6) {
+        bson_t *filter = json(argv[4]), *update = json(argv[5]);
+
+        ok = mongoc_collection_update_many(coll, filter, update, NULL,
+                                           &reply, &error);
+        if (ok) {
+            printf("%lld\n", (long long)reply_count(&reply, "matchedCount"));
+        }
+        bson_destroy(&reply);
+        bson_destroy(filter);
+        bson_destroy(update);
+    }
+    else if (!strcmp(cmd, "delete") && argc == 5) {
+        bson_t *filter = json(argv[4]);
+
+        ok = mongoc_collection_delete_many(coll, filter, NULL, &reply,
+                                           &error);
+        if (ok) {
+            printf("%lld\n", (long long)reply_count(&reply, "deletedCount"));
+        }
+        bson_destroy(&reply);
+        bson_destroy(filter);
+    }
+    else if (!strcmp(cmd, "indexes") && argc == 4) {
+        mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(coll,
+                                                                      NULL);
+        const bson_t *doc;
+
+        while (mongoc_cursor_next(c, &doc)) {
+            print_doc(doc);
+        }
+        ok = !mongoc_cursor_error(c, &error);
+        mongoc_cursor_destroy(c);
+    }
+    else {
+        fprintf(stderr, "msm-db: unknown command or wrong arguments\n");
+        return 2;
+    }
+    if (!ok) {
+        fprintf(stderr, "msm-db %s: %s\n", cmd, error.message);
+    }
+    if (coll) {
+        mongoc_collection_destroy(coll);
+    }
+    mongoc_client_destroy(client);
+    mongoc_uri_destroy(uri);
+    mongoc_cleanup();
+    return ok ? 0 : 1;
+}
