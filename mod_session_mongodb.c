@@ -450,16 +450,16 @@ typedef struct {
     smdb_idx_state state;
     apr_time_t retry_at;        /* after a failed attempt */
     apr_time_t next_sweep;
+    int sweep_interval;         /* seconds */
 } smdb_coll;
 
-/** One client pool per distinct URI per child, allocated in pchild. */
+/** One client pool per distinct URI (and timeout) per child, allocated
+ * in pchild. */
 typedef struct smdb_conn {
     const char *uri;            /* as configured */
     const char *redacted;       /* for the log: no credentials */
     mongoc_client_pool_t *pool;
     int timeout_ms;
-    int ttl_index;
-    int sweep_interval;
     apr_thread_mutex_t *mutex;  /* guards colls */
     apr_hash_t *colls;          /* "db\0coll" -> smdb_coll */
     apr_pool_t *p;              /* pchild */
@@ -469,7 +469,7 @@ typedef struct smdb_conn {
 /** Per-child process state. */
 static struct {
     apr_pool_t *p;
-    apr_hash_t *conns;          /* uri -> smdb_conn */
+    apr_hash_t *conns;          /* "timeout uri" -> smdb_conn */
     apr_thread_t *housekeeper;
     apr_thread_mutex_t *sweep_mutex;
     apr_thread_cond_t *sweep_cond;
@@ -600,7 +600,8 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
                                 smdb_srv_conf *sc)
 {
     const char *uri = srv_uri(sc);
-    smdb_conn *conn = apr_hash_get(smdb_child.conns, uri,
+    const char *key = apr_psprintf(p, "%d %s", srv_timeout(sc), uri);
+    smdb_conn *conn = apr_hash_get(smdb_child.conns, key,
                                    APR_HASH_KEY_STRING);
     mongoc_uri_t *muri;
     mongoc_apm_callbacks_t *cbs;
@@ -614,13 +615,11 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
     conn->uri = uri;
     conn->redacted = smdb_redact(p, uri);
     conn->timeout_ms = t = srv_timeout(sc);
-    conn->ttl_index = srv_ttl_index(sc);
-    conn->sweep_interval = srv_sweep_interval(sc);
     conn->colls = apr_hash_make(p);
     conn->p = p;
     conn->s = s;
     apr_thread_mutex_create(&conn->mutex, APR_THREAD_MUTEX_DEFAULT, p);
-    apr_hash_set(smdb_child.conns, uri, APR_HASH_KEY_STRING, conn);
+    apr_hash_set(smdb_child.conns, key, APR_HASH_KEY_STRING, conn);
 
     muri = mongoc_uri_new_with_error(uri, &error);
     if (!muri) {
@@ -666,12 +665,16 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
 }
 
 /** Make the housekeeper aware of a collection this child uses (it then
- * creates its indexes, or sweeps it). The lookup key is built in the
- * scratch pool p; a new record is allocated once, in pchild. */
-static void smdb_coll_use(smdb_conn *conn, apr_pool_t *p, const char *db,
+ * creates its indexes, or sweeps it), with the TTL settings of the
+ * server r belongs to; one server with SessionMongoDBTTLIndex On is
+ * enough for a shared collection to get its index. The lookup key is
+ * built in r's pool; a new record is allocated once, in pchild. */
+static void smdb_coll_use(smdb_conn *conn, request_rec *r, const char *db,
                           const char *coll)
 {
-    const char *key = apr_pstrcat(p, db, "/", coll, NULL);
+    smdb_srv_conf *sc = ap_get_module_config(r->server->module_config,
+                                             &session_mongodb_module);
+    const char *key = apr_pstrcat(r->pool, db, "/", coll, NULL);
     smdb_coll *c;
 
     apr_thread_mutex_lock(conn->mutex);
@@ -680,9 +683,14 @@ static void smdb_coll_use(smdb_conn *conn, apr_pool_t *p, const char *db,
         c = apr_pcalloc(conn->p, sizeof(*c));
         c->database = apr_pstrdup(conn->p, db);
         c->collection = apr_pstrdup(conn->p, coll);
-        c->state = conn->ttl_index ? SMDB_IDX_UNKNOWN : SMDB_IDX_OFF;
+        c->state = SMDB_IDX_OFF;
+        c->sweep_interval = srv_sweep_interval(sc);
         apr_hash_set(conn->colls, apr_pstrdup(conn->p, key),
                      APR_HASH_KEY_STRING, c);
+    }
+    if (c->state == SMDB_IDX_OFF && srv_ttl_index(sc)) {
+        c->state = SMDB_IDX_UNKNOWN;
+        c->sweep_interval = srv_sweep_interval(sc);
     }
     apr_thread_mutex_unlock(conn->mutex);
 }
@@ -740,7 +748,7 @@ static void smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
                      "%d s instead. To let MongoDB do it, create "
                      "{expiry: 1} with expireAfterSeconds: 0 by hand or "
                      "grant createIndex.", c->database, c->collection,
-                     conn->redacted, error.message, conn->sweep_interval);
+                     conn->redacted, error.message, c->sweep_interval);
     }
     else {
         c->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
@@ -806,7 +814,7 @@ static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
             APR_ARRAY_PUSH(index, smdb_coll *) = c;
         }
         else if (c->state == SMDB_IDX_SWEEP && c->next_sweep <= now) {
-            c->next_sweep = now + apr_time_from_sec(conn->sweep_interval);
+            c->next_sweep = now + apr_time_from_sec(c->sweep_interval);
             APR_ARRAY_PUSH(sweep, smdb_coll *) = c;
         }
     }
@@ -1156,7 +1164,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     BSON_APPEND_INT64(&opts, "limit", 1);
     BSON_APPEND_BOOL(&opts, "singleBatch", true);
 
-    smdb_coll_use(rq->conn, rq->r->pool, e->db, e->coll);
+    smdb_coll_use(rq->conn, r, e->db, e->coll);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
     cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
     if (mongoc_cursor_next(cursor, &doc)) {
@@ -1246,7 +1254,7 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
     }
     BSON_APPEND_BOOL(&opts, "upsert", true);
 
-    smdb_coll_use(rq->conn, rq->r->pool, e->db, e->coll);
+    smdb_coll_use(rq->conn, r, e->db, e->coll);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
     smdb_active_req = rq;
     if (!mongoc_collection_update_one(coll, &filter, &update, &opts, NULL,
