@@ -37,10 +37,12 @@
 #include "mod_session.h"
 
 #include "apr_strings.h"
+#include "apr_lib.h"
 #include "apr_hash.h"
 #include "apr_thread_proc.h"
 #include "apr_thread_mutex.h"
 #include "apr_thread_cond.h"
+#include "apr_atomic.h"
 
 #include <mongoc/mongoc.h>
 #include <openssl/evp.h>
@@ -343,34 +345,57 @@ static const char *smdb_check_cookie_name(cmd_parms *cmd, const char *name)
     return NULL;
 }
 
+/** Split "name attrs..." as SessionDBDCookieName does: the first word is
+ * the name, the rest of the line (quotes around it removed) the
+ * attributes. Both in cmd->pool. */
+static const char *smdb_split_cookie(cmd_parms *cmd, const char *args,
+                                     const char **name, const char **attrs)
+{
+    char *line = apr_pstrdup(cmd->pool, args), *last, *rest;
+    apr_size_t n;
+
+    *name = apr_strtok(line, " \t", &last);
+    if (!*name) {
+        return apr_psprintf(cmd->pool, "%s needs a cookie name",
+                            cmd->directive->directive);
+    }
+    rest = last;
+    while (apr_isspace(*rest)) {
+        rest++;
+    }
+    n = strlen(rest);
+    while (n && apr_isspace(rest[n - 1])) {
+        rest[--n] = '\0';
+    }
+    if (n >= 2 && (rest[0] == '"' || rest[0] == '\'')
+        && rest[n - 1] == rest[0]) {
+        rest[n - 1] = '\0';
+        rest++;
+    }
+    *attrs = *rest ? rest : NULL;
+    return smdb_check_cookie_name(cmd, *name);
+}
+
 static const char *set_cookie_name(cmd_parms *cmd, void *dconf,
-                                   const char *name, const char *attrs)
+                                   const char *args)
 {
     smdb_dir_conf *dc = dconf;
-    const char *err = smdb_check_cookie_name(cmd, name);
+    const char *err = smdb_split_cookie(cmd, args, &dc->name,
+                                        &dc->name_attrs);
 
-    if (err) {
-        return err;
-    }
-    dc->name = name;
-    dc->name_attrs = attrs;
-    dc->name_set = 1;
-    return NULL;
+    dc->name_set = !err;
+    return err;
 }
 
 static const char *set_cookie_name2(cmd_parms *cmd, void *dconf,
-                                    const char *name, const char *attrs)
+                                    const char *args)
 {
     smdb_dir_conf *dc = dconf;
-    const char *err = smdb_check_cookie_name(cmd, name);
+    const char *err = smdb_split_cookie(cmd, args, &dc->name2,
+                                        &dc->name2_attrs);
 
-    if (err) {
-        return err;
-    }
-    dc->name2 = name;
-    dc->name2_attrs = attrs;
-    dc->name2_set = 1;
-    return NULL;
+    dc->name2_set = !err;
+    return err;
 }
 
 static const char *set_cookie_remove(cmd_parms *cmd, void *dconf, int flag)
@@ -413,12 +438,13 @@ static const command_rec smdb_cmds[] = {
                   RSRC_CONF | OR_AUTHCFG, "Database holding the sessions"),
     AP_INIT_TAKE1("SessionMongoDBCollection", set_collection, NULL,
                   RSRC_CONF | OR_AUTHCFG, "Collection holding the sessions"),
-    AP_INIT_TAKE12("SessionMongoDBCookieName", set_cookie_name, NULL,
-                   RSRC_CONF | OR_AUTHCFG,
-                   "Session cookie name, then optional attributes"),
-    AP_INIT_TAKE12("SessionMongoDBCookieName2", set_cookie_name2, NULL,
-                   RSRC_CONF | OR_AUTHCFG,
-                   "Session cookie (RFC2965) name, then optional attributes"),
+    AP_INIT_RAW_ARGS("SessionMongoDBCookieName", set_cookie_name, NULL,
+                     RSRC_CONF | OR_AUTHCFG,
+                     "Session cookie name, then optional attributes"),
+    AP_INIT_RAW_ARGS("SessionMongoDBCookieName2", set_cookie_name2, NULL,
+                     RSRC_CONF | OR_AUTHCFG,
+                     "Session cookie (RFC2965) name, then optional "
+                     "attributes"),
     AP_INIT_FLAG("SessionMongoDBCookieRemove", set_cookie_remove, NULL,
                  RSRC_CONF | OR_AUTHCFG,
                  "Remove the session cookie before the request reaches "
@@ -458,9 +484,10 @@ typedef struct {
 typedef struct smdb_conn {
     const char *uri;            /* as configured */
     const char *redacted;       /* for the log: no credentials */
-    mongoc_client_pool_t *pool;
+    mongoc_client_pool_t *pool; /* NULL until it can be made (atomic) */
+    apr_time_t retry_at;        /* next try to make the pool */
     int timeout_ms;
-    apr_thread_mutex_t *mutex;  /* guards colls */
+    apr_thread_mutex_t *mutex;  /* guards colls, retry_at, making pool */
     apr_hash_t *colls;          /* "db\0coll" -> smdb_coll */
     apr_pool_t *p;              /* pchild */
     server_rec *s;
@@ -482,6 +509,7 @@ typedef struct {
     request_rec *r;             /* the top request, owner of the pool */
     apr_hash_t *entries;        /* config identity -> smdb_entry */
     smdb_conn *conn;
+    mongoc_client_pool_t *pool; /* conn's pool, when a client was popped */
     mongoc_client_t *client;    /* popped on first use */
     const char *commands;       /* "find,update": commands sent */
 } smdb_req;
@@ -594,40 +622,26 @@ static apr_status_t smdb_conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/** Create this child's pool for a server's URI (or find the one made for
- * an earlier server with the same URI). Pool memory lives in pchild. */
-static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
-                                smdb_srv_conf *sc)
+/** Create conn's client pool; conn->mutex held (or in child_init).
+ * Creating a pool does no I/O, except an SRV lookup for mongodb+srv://
+ * and reading TLS files; when that fails the pool is tried again at most
+ * every SMDB_INDEX_RETRY, on a request's first use. */
+static void smdb_conn_connect(smdb_conn *conn)
 {
-    const char *uri = srv_uri(sc);
-    const char *key = apr_psprintf(p, "%d %s", srv_timeout(sc), uri);
-    smdb_conn *conn = apr_hash_get(smdb_child.conns, key,
-                                   APR_HASH_KEY_STRING);
     mongoc_uri_t *muri;
+    mongoc_client_pool_t *pool;
     mongoc_apm_callbacks_t *cbs;
     bson_error_t error;
-    int t;
+    int t = conn->timeout_ms;
 
-    if (conn) {
-        return conn;
-    }
-    conn = apr_pcalloc(p, sizeof(*conn));
-    conn->uri = uri;
-    conn->redacted = smdb_redact(p, uri);
-    conn->timeout_ms = t = srv_timeout(sc);
-    conn->colls = apr_hash_make(p);
-    conn->p = p;
-    conn->s = s;
-    apr_thread_mutex_create(&conn->mutex, APR_THREAD_MUTEX_DEFAULT, p);
-    apr_hash_set(smdb_child.conns, key, APR_HASH_KEY_STRING, conn);
-
-    muri = mongoc_uri_new_with_error(uri, &error);
+    conn->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
+    muri = mongoc_uri_new_with_error(conn->uri, &error);
     if (!muri) {
         /* cannot happen: the string parsed at startup */
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SMDB_LOGNO(00202)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, conn->s, SMDB_LOGNO(00202)
                      "cannot parse SessionMongoDBURI %s: %s",
                      conn->redacted, error.message);
-        return conn;
+        return;
     }
     /* Bound every wait unless the URI says otherwise: libmongoc's own
      * defaults (30 s selection, 5 min socket) would hang the workers. */
@@ -644,23 +658,68 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
         mongoc_uri_set_appname(muri, "mod_session_mongodb/" SMDB_VERSION);
     }
 
-    conn->pool = mongoc_client_pool_new_with_error(muri, &error);
+    pool = mongoc_client_pool_new_with_error(muri, &error);
     mongoc_uri_destroy(muri);
-    if (!conn->pool) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, SMDB_LOGNO(00203)
+    if (!pool) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, conn->s, SMDB_LOGNO(00203)
                      "cannot create a client pool for %s: %s; sessions "
-                     "stored there will not load in this process. Check "
-                     "SessionMongoDBURI (TLS files, SRV records).",
-                     conn->redacted, error.message);
-        return conn;
+                     "there do not load until it works (retried every "
+                     "%d s). Check SessionMongoDBURI: SRV records, TLS "
+                     "files.", conn->redacted, error.message,
+                     (int)apr_time_sec(SMDB_INDEX_RETRY));
+        return;
     }
-    mongoc_client_pool_set_error_api(conn->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
     cbs = mongoc_apm_callbacks_new();
     mongoc_apm_set_command_started_cb(cbs, smdb_apm_started);
-    mongoc_client_pool_set_apm_callbacks(conn->pool, cbs, NULL);
+    mongoc_client_pool_set_apm_callbacks(pool, cbs, NULL);
     mongoc_apm_callbacks_destroy(cbs);
+    apr_atomic_casptr((void *)&conn->pool, pool, NULL);
+}
+
+/** conn's client pool, made now if it could not be made before; NULL
+ * while it cannot. */
+static mongoc_client_pool_t *smdb_conn_pool(smdb_conn *conn)
+{
+    mongoc_client_pool_t *pool = apr_atomic_casptr((void *)&conn->pool,
+                                                   NULL, NULL);
+
+    if (!pool) {
+        apr_thread_mutex_lock(conn->mutex);
+        if (!conn->pool && conn->retry_at <= apr_time_now()) {
+            smdb_conn_connect(conn);
+        }
+        pool = conn->pool;
+        apr_thread_mutex_unlock(conn->mutex);
+    }
+    return pool;
+}
+
+/** This child's connection for a server's URI and timeout (shared with
+ * earlier servers that have the same), with its pool. In pchild. */
+static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
+                                smdb_srv_conf *sc)
+{
+    const char *uri = srv_uri(sc);
+    const char *key = apr_psprintf(p, "%d %s", srv_timeout(sc), uri);
+    smdb_conn *conn = apr_hash_get(smdb_child.conns, key,
+                                   APR_HASH_KEY_STRING);
+
+    if (conn) {
+        return conn;
+    }
+    conn = apr_pcalloc(p, sizeof(*conn));
+    conn->uri = uri;
+    conn->redacted = smdb_redact(p, uri);
+    conn->timeout_ms = srv_timeout(sc);
+    conn->colls = apr_hash_make(p);
+    conn->p = p;
+    conn->s = s;
+    apr_thread_mutex_create(&conn->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    apr_hash_set(smdb_child.conns, key, APR_HASH_KEY_STRING, conn);
     apr_pool_cleanup_register(p, conn, smdb_conn_cleanup,
                               apr_pool_cleanup_null);
+    smdb_conn_connect(conn);
     return conn;
 }
 
@@ -803,6 +862,7 @@ static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
     apr_array_header_t *index = apr_array_make(p, 4, sizeof(smdb_coll *));
     apr_array_header_t *sweep = apr_array_make(p, 4, sizeof(smdb_coll *));
     apr_time_t now = apr_time_now();
+    mongoc_client_pool_t *pool;
     mongoc_client_t *client;
     int i;
 
@@ -819,10 +879,11 @@ static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
         }
     }
     apr_thread_mutex_unlock(conn->mutex);
-    if ((!index->nelts && !sweep->nelts) || !conn->pool) {
+    pool = apr_atomic_casptr((void *)&conn->pool, NULL, NULL);
+    if ((!index->nelts && !sweep->nelts) || !pool) {
         return;
     }
-    client = mongoc_client_pool_pop(conn->pool);
+    client = mongoc_client_pool_pop(pool);
     if (!client) {
         return;
     }
@@ -833,7 +894,7 @@ static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
     for (i = 0; i < sweep->nelts; i++) {
         smdb_sweep(conn, client, APR_ARRAY_IDX(sweep, i, smdb_coll *), now);
     }
-    mongoc_client_pool_push(conn->pool, client);
+    mongoc_client_pool_push(pool, client);
 }
 
 /** The housekeeper thread, one per child: once a second it creates the
@@ -1064,7 +1125,7 @@ static apr_status_t smdb_req_cleanup(void *data)
     smdb_req *rq = data;
 
     if (rq->client) {
-        mongoc_client_pool_push(rq->conn->pool, rq->client);
+        mongoc_client_pool_push(rq->pool, rq->client);
         rq->client = NULL;
     }
     return APR_SUCCESS;
@@ -1113,14 +1174,17 @@ static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
                                              &session_mongodb_module);
 
     if (!rq->client) {
-        if (!sc->conn || !sc->conn->pool) {
+        rq->conn = sc->conn;
+        rq->pool = sc->conn ? smdb_conn_pool(sc->conn) : NULL;
+        if (!rq->pool) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00301)
-                          "no MongoDB client pool for this server; see "
-                          "earlier SMDB00203 lines");
+                          "no MongoDB client pool for %s; the request goes "
+                          "on without its session. See the SMDB00203 line "
+                          "for why.", sc->conn ? sc->conn->redacted
+                                               : srv_uri(sc));
             return NULL;
         }
-        rq->conn = sc->conn;
-        rq->client = mongoc_client_pool_pop(rq->conn->pool);
+        rq->client = mongoc_client_pool_pop(rq->pool);
         if (!rq->client) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
                           "no free MongoDB client for %s within %d ms; "
@@ -1329,6 +1393,28 @@ static smdb_dir_conf *smdb_config(request_rec *r, const char **db)
     return dc;
 }
 
+/** The authenticated user, or NULL. On a 401 response r->user is only
+ * the name the client claimed (mod_auth_basic sets it before checking
+ * the password), so it is not trusted there. */
+static const char *smdb_user(request_rec *r)
+{
+    return r->status == HTTP_UNAUTHORIZED ? NULL : r->user;
+}
+
+/** True if user can key a per-user session: present, valid UTF-8, and
+ * not shaped like the hashed _id of a cookie session (64 hex digits), so
+ * that no user name can claim a token's document in a shared
+ * collection. */
+static int smdb_peruser_id_ok(const char *user)
+{
+    apr_size_t n = user ? strlen(user) : 0;
+
+    if (!n || !bson_utf8_validate(user, n, false)) {
+        return 0;
+    }
+    return n != SMDB_ID_LEN || strspn(user, "0123456789abcdef") != n;
+}
+
 /** The client's token from the configured cookie(s), or NULL. Values of
  * any other shape never reach MongoDB. */
 static const char *smdb_read_token(request_rec *r, const smdb_dir_conf *dc)
@@ -1379,8 +1465,8 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
     }
 
     if (dc->peruser == 1) {
-        if (r->user && bson_utf8_validate(r->user, strlen(r->user), false)) {
-            e->token = r->user;
+        if (smdb_peruser_id_ok(smdb_user(r))) {
+            e->token = smdb_user(r);
         }
     }
     else {
@@ -1447,7 +1533,7 @@ static int smdb_session_empty(const session_rec *z)
  */
 static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
 {
-    const char *db, *token, *id, *user = r->user;
+    const char *db, *token, *id, *user = smdb_user(r);
     smdb_dir_conf *dc = smdb_config(r, &db);
     smdb_req *rq;
     smdb_entry *e;
@@ -1466,35 +1552,40 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
                       "one");
         return APR_EGENERAL;
     }
+
+    if (empty) {
+        /* Delete what is stored; expire the cookie only when the client
+         * sent one and the document is gone (a failed delete leaves
+         * both as they were). Nothing stored, nothing sent: no work. */
+        if (e->id) {
+            rv = smdb_delete(r, rq, e, e->id);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            e->id = NULL;
+        }
+        if (dc->peruser != 1 && e->token) {
+            smdb_cookie_send(r, dc, NULL, 0);
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           "no-cache, private");
+        }
+        return APR_SUCCESS;
+    }
+
+    if (dc->peruser == 1 && !smdb_peruser_id_ok(user)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00315)
+                      "not saving the session: SessionMongoDBPerUser "
+                      "needs an authenticated user whose name is valid "
+                      "UTF-8 and not 64 hex digits");
+        return APR_EGENERAL;
+    }
     if (user && !bson_utf8_validate(user, strlen(user), false)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00314)
                       "not saving the session: the user name is not valid "
                       "UTF-8");
         return APR_EGENERAL;
     }
-
-    if (dc->peruser == 1) {
-        if (!user) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00315)
-                          "not saving the session: SessionMongoDBPerUser "
-                          "needs an authenticated user");
-            return APR_EGENERAL;
-        }
-        if (empty) {
-            smdb_delete(r, rq, e, user);
-            return APR_SUCCESS;
-        }
-    }
-    else if (empty) {
-        if (e->id) {
-            smdb_delete(r, rq, e, e->id);
-            e->id = NULL;
-        }
-        smdb_cookie_send(r, dc, NULL, 0);
-        return APR_SUCCESS;
-    }
-
-    if (!empty && strlen(z->encoded) > dir_maxsize(dc)) {
+    if (strlen(z->encoded) > dir_maxsize(dc)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00316)
                       "not saving the session: %" APR_SIZE_T_FMT " bytes "
                       "encoded, SessionMongoDBMaxSize is %" APR_SIZE_T_FMT
@@ -1504,7 +1595,11 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
 
     if (dc->peruser == 1) {
-        return smdb_upsert(r, rq, e, user, z->encoded, z->expiry, user);
+        rv = smdb_upsert(r, rq, e, user, z->encoded, z->expiry, user);
+        if (rv == APR_SUCCESS) {
+            e->id = user;
+        }
+        return rv;
     }
 
     /* keep the token unless the session is new or its owner changed */

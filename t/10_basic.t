@@ -7,7 +7,7 @@ use Apache::Test;
 use Apache::TestUtil;
 use SMDB::Test;
 
-plan tests => 34, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 39, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 my $b = browser();
 
@@ -80,3 +80,21 @@ ok $c->cookie('sid') && $c->cookie('sid') ne $made_up; # client-chosen token not
 ok t_cmp(db_one('smdb_test', 'basic', sha256_hex($made_up)), undef, 'nothing stored under it');
 ok t_cmp(db_one('smdb_test', 'basic', sha256_hex($c->cookie('sid')))->{value}, 'x=1',
          'the session lives under the issued token');
+
+# explicit attributes are kept as written; nothing is added
+my $d = browser();
+$res = $d->get('/attrs?set=a:1');
+ok t_cmp($res->header('Set-Cookie'), qr/^asid=[A-Za-z0-9_-]{43};path=\/attrs;HttpOnly;Secure;SameSite=Strict$/,
+         'configured attributes kept as written');
+
+# an empty session with nothing stored costs nothing and sends nothing,
+# even where SessionMaxAge makes mod_session save on every request
+my $e = browser();
+$res = $e->get('/maxage');
+ok t_cmp($res->header('Set-Cookie'), undef, 'no cookie for an empty new session');
+ok t_cmp(commands($res->{smdb_id}), '', 'and no command');
+# a stale cookie with an empty session is cleared, once
+$e->set_cookie(msid => 'B' x 42 . 'A');
+$res = $e->get('/maxage');
+ok t_cmp($res->header('Set-Cookie'), qr/^msid=;.*max-age=0/i, 'stale cookie expired');
+ok t_cmp(commands($res->{smdb_id}), 'find', 'after one find');

@@ -7,7 +7,7 @@ use Apache::TestUtil;
 use SMDB::Test;
 use MIME::Base64 qw(encode_base64);
 
-plan tests => 10, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 16, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_basic.c', 'mod_authn_file.c';
 
 sub auth { (Authorization => 'Basic ' . encode_base64(join(':', @_), '')) }
@@ -38,3 +38,20 @@ ok t_cmp(db_one('smdb_test', 'peruser', 'alice')->{value}, 'lang=fr', 'alice unc
 # no user: refused by auth before any session work
 $res = $b->get('/peruser?set=x:1');
 ok t_cmp($res->code, 401, 'no user: 401');
+
+# a failed login claims "alice" (mod_auth_basic sets r->user before it
+# checks the password): her session is neither loaded nor touched
+my $before = db_one('smdb_test', 'peruser', 'alice');
+$res = $c->get('/peruser?set=lang:xx', auth('alice', 'wrong'));
+ok t_cmp($res->code, 401, 'wrong password: 401');
+ok t_cmp(commands($res->{smdb_id}), '', 'no MongoDB command for an unverified user');
+ok t_cmp(db_one('smdb_test', 'peruser', 'alice')->{updated}, $before->{updated},
+         'alice\'s session untouched');
+
+# a user name shaped like a hashed token never keys a document
+my $hex = 'ab' x 32;
+my $offset = error_log_size();
+$res = $c->get('/peruser?set=x:1', auth($hex, 'hexpw'));
+ok t_cmp($res->code, 200, 'the request itself is served');
+ok t_cmp(db_one('smdb_test', 'peruser', $hex), undef, 'nothing stored under a 64-hex-digit name');
+ok t_cmp(error_log_since($offset), qr/SMDB00315/, 'refusal logged');
