@@ -100,6 +100,7 @@ typedef struct {
     int remove;                 /* -1 unset */
     int peruser;                /* -1 unset */
     apr_size_t maxsize;         /* 0 unset */
+    long max_lifetime;          /* seconds, 0 off, -1 unset */
 } smdb_dir_conf;
 
 static const char *srv_uri(const smdb_srv_conf *sc)
@@ -130,6 +131,12 @@ static const char *dir_collection(const smdb_dir_conf *dc)
 static apr_size_t dir_maxsize(const smdb_dir_conf *dc)
 {
     return dc->maxsize ? dc->maxsize : SMDB_DEFAULT_MAXSIZE;
+}
+
+/** Absolute lifetime in milliseconds; 0 = none. */
+static apr_int64_t dir_max_lifetime_ms(const smdb_dir_conf *dc)
+{
+    return dc->max_lifetime > 0 ? (apr_int64_t)dc->max_lifetime * 1000 : 0;
 }
 
 /** The database for a request: the directive, else the URI's path. */
@@ -204,6 +211,7 @@ static void *create_smdb_dir_conf(apr_pool_t *p, char *dummy)
     (void)dummy;
     dc->remove = -1;
     dc->peruser = -1;
+    dc->max_lifetime = -1;
     return dc;
 }
 
@@ -223,6 +231,8 @@ static void *merge_smdb_dir_conf(apr_pool_t *p, void *basev, void *addv)
     new->remove = add->remove != -1 ? add->remove : base->remove;
     new->peruser = add->peruser != -1 ? add->peruser : base->peruser;
     new->maxsize = add->maxsize ? add->maxsize : base->maxsize;
+    new->max_lifetime = add->max_lifetime != -1 ? add->max_lifetime
+                                                : base->max_lifetime;
     return new;
 }
 
@@ -423,6 +433,19 @@ static const char *set_maxsize(cmd_parms *cmd, void *dconf, const char *arg)
     return err;
 }
 
+static const char *set_max_lifetime(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    long v = 0;
+    const char *err = strcmp(arg, "0")
+        ? smdb_parse_positive(cmd, arg, 10L * 366 * 86400, &v) : NULL;
+
+    if (!err) {
+        ((smdb_dir_conf *)dconf)->max_lifetime = v;
+    }
+    return err;
+}
+
 static const command_rec smdb_cmds[] = {
     AP_INIT_TAKE1("SessionMongoDBURI", set_uri, NULL, RSRC_CONF,
                   "MongoDB connection string (mongodb:// or mongodb+srv://)"),
@@ -452,6 +475,10 @@ static const command_rec smdb_cmds[] = {
     AP_INIT_FLAG("SessionMongoDBPerUser", set_peruser, NULL,
                  RSRC_CONF | OR_AUTHCFG,
                  "Key the session by the authenticated user, not a cookie"),
+    AP_INIT_TAKE1("SessionMongoDBMaxLifetime", set_max_lifetime, NULL,
+                  RSRC_CONF | OR_AUTHCFG,
+                  "Seconds after its creation that a session ends however "
+                  "active it is (0: never)"),
     AP_INIT_TAKE1("SessionMongoDBMaxSize", set_maxsize, NULL,
                   RSRC_CONF | OR_AUTHCFG,
                   "Largest encoded session in bytes that will be stored"),
@@ -1106,6 +1133,7 @@ typedef struct {
     const char *token;          /* the client's token, if well formed */
     const char *id;             /* _id of the stored document, if found */
     const char *user;           /* `user` of the stored document */
+    apr_int64_t created;        /* its `created`, ms since the epoch */
     int load_failed;            /* MongoDB did not answer: never save */
 } smdb_entry;
 
@@ -1204,8 +1232,8 @@ static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
  * when there is none (or it expired), APR_EGENERAL when MongoDB did not
  * answer. Strings are copied into the request pool. */
 static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
-                              const char *id, const char **value,
-                              const char **user)
+                              const char *id, apr_int64_t max_lifetime,
+                              const char **value, const char **user)
 {
     mongoc_client_t *client = smdb_client(r, rq);
     mongoc_collection_t *coll;
@@ -1224,6 +1252,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     BSON_APPEND_INT32(&proj, "value", 1);
     BSON_APPEND_INT32(&proj, "expiry", 1);
     BSON_APPEND_INT32(&proj, "user", 1);
+    BSON_APPEND_INT32(&proj, "created", 1);
     bson_append_document_end(&opts, &proj);
     BSON_APPEND_INT64(&opts, "limit", 1);
     BSON_APPEND_BOOL(&opts, "singleBatch", true);
@@ -1233,16 +1262,26 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
     if (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        int64_t expiry = 0;
+        int64_t expiry = 0, now = apr_time_as_msec(apr_time_now());
 
         if (bson_iter_init_find(&it, doc, "expiry")
             && BSON_ITER_HOLDS_DATE_TIME(&it)) {
             expiry = bson_iter_date_time(&it);
         }
-        if (expiry && expiry <= apr_time_as_msec(apr_time_now())) {
+        e->created = now;
+        if (bson_iter_init_find(&it, doc, "created")
+            && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+            e->created = bson_iter_date_time(&it);
+        }
+        if (expiry && expiry <= now) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00306)
                           "session %.8s... in %s.%s has expired", id,
                           e->db, e->coll);
+        }
+        else if (max_lifetime && e->created + max_lifetime <= now) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00318)
+                          "session %.8s... in %s.%s has reached "
+                          "SessionMongoDBMaxLifetime", id, e->db, e->coll);
         }
         else if (bson_iter_init_find(&it, doc, "value")
                  && BSON_ITER_HOLDS_UTF8(&it)) {
@@ -1476,7 +1515,8 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
         const char *id = dc->peruser == 1
             ? e->token : smdb_token_id(rq->r->pool, e->token);
 
-        if (!id || smdb_find(r, rq, e, id, &value, &user) != APR_SUCCESS) {
+        if (!id || smdb_find(r, rq, e, id, dir_max_lifetime_ms(dc), &value,
+                             &user) != APR_SUCCESS) {
             e->load_failed = 1;
             *z = NULL;
             return APR_EGENERAL;
@@ -1522,6 +1562,24 @@ static int smdb_session_empty(const session_rec *z)
         return count == 0;
     }
     return 0;
+}
+
+/** When the stored document dies: the session's expiry, brought forward
+ * to created + SessionMongoDBMaxLifetime, so that the TTL index or the
+ * sweep removes it then. A new document is created now. 0 = never. */
+static apr_time_t smdb_doc_expiry(const smdb_dir_conf *dc,
+                                  const smdb_entry *e, const session_rec *z,
+                                  int existing)
+{
+    apr_int64_t life = dir_max_lifetime_ms(dc);
+    apr_time_t deadline;
+
+    if (!life) {
+        return z->expiry;
+    }
+    deadline = existing ? apr_time_from_msec(e->created + life)
+                        : apr_time_now() + apr_time_from_msec(life);
+    return z->expiry && z->expiry < deadline ? z->expiry : deadline;
 }
 
 /**
@@ -1595,7 +1653,8 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
 
     if (dc->peruser == 1) {
-        rv = smdb_upsert(r, rq, e, user, z->encoded, z->expiry, user);
+        rv = smdb_upsert(r, rq, e, user, z->encoded,
+                         smdb_doc_expiry(dc, e, z, e->id != NULL), user);
         if (rv == APR_SUCCESS) {
             e->id = user;
         }
@@ -1617,7 +1676,8 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
             return APR_EGENERAL;
         }
     }
-    rv = smdb_upsert(r, rq, e, id, z->encoded, z->expiry, user);
+    rv = smdb_upsert(r, rq, e, id, z->encoded,
+                     smdb_doc_expiry(dc, e, z, id == e->id), user);
     if (rv != APR_SUCCESS) {
         return rv;
     }

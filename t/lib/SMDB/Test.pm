@@ -16,6 +16,9 @@ use Exporter 'import';
 our @EXPORT = qw(browser db db_find db_one sha256_hex commands
                  t_logs error_log_since error_log_size);
 
+# Redirects are part of what the tests look at: never follow them.
+Apache::TestRequest::user_agent(reset => 1, requests_redirectable => 0);
+
 my $vars = Apache::Test::vars();
 my $msm_db = catfile($vars->{t_dir}, 'msm-db');
 my $json = JSON::PP->new->canonical;

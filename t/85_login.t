@@ -1,0 +1,90 @@
+# mod_auth_form login: the token changes at login and logout, the old
+# document goes; revoking a user ends every one of her sessions;
+# SessionMongoDBMaxLifetime ends an active session on time.
+use strict;
+use warnings FATAL => 'all';
+
+use Apache::Test;
+use Apache::TestUtil;
+use Apache::TestRequest ();
+use SMDB::Test;
+use Time::HiRes qw(sleep time);
+
+plan tests => 19, need_module 'mod_session_mongodb.c', 'mod_session.c',
+    'mod_auth_form.c', 'mod_request.c';
+
+sub login {
+    my ($b, $user, $pw) = @_;
+    my $cookie = join '; ', map { "$_=" . $b->cookie($_) } grep { $b->cookie($_) } ('fsid');
+    Apache::TestRequest::module('default');
+    my $res = Apache::TestRequest::POST('/site/dologin',
+        content => "httpd_username=$user&httpd_password=$pw",
+        ($cookie ? (Cookie => $cookie) : ()));
+    for my $sc ($res->header('Set-Cookie')) {
+        my ($name, $value) = $sc =~ /^\s*([^=;\s]+)=([^;]*)/ or next;
+        $value eq '' || $sc =~ /max-age=0\b/i ? $b->forget($name) : $b->set_cookie($name, $value);
+    }
+    return $res;
+}
+
+db('delete', 'smdb_test', 'site', '{}');
+my $b = browser();
+
+# an anonymous session before the login
+$b->get('/site/public?set=cart:3');
+my $anon = $b->cookie('fsid');
+ok $anon;
+my $res = $b->get('/site/app');
+ok t_cmp($res->code, 302, 'protected page redirects to the login');
+
+$res = login($b, 'alice', 'alicepw');
+ok t_cmp($res->code, 302, 'login accepted');
+my $alice = $b->cookie('fsid');
+ok $alice && $alice ne $anon;    # new token at login
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($anon)), undef, 'pre-login document deleted');
+my $doc = db_one('smdb_test', 'site', sha256_hex($alice));
+ok t_cmp($doc->{user}, 'alice', 'the new document records the user');
+
+$res = $b->get('/site/app');
+ok t_cmp($res->code, 200, 'protected page served with the new session');
+ok t_cmp($res->content, qr/^user=alice$/m, 'as alice');
+ok t_cmp($b->values($res)->{cart}, 3, 'the anonymous session carried over');
+
+# ordinary updates keep the token
+$b->get('/site/app?set=cart:4');
+ok t_cmp($b->cookie('fsid'), $alice, 'token stable while alice uses the site');
+
+# logout
+$res = $b->get('/site/logout');
+ok t_cmp($res->code, qr/^30[27]$/, 'logout redirects');
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($alice)), undef, 'alice\'s document gone at logout');
+$res = $b->get('/site/app');
+ok t_cmp($res->code, 302, 'protected page needs a login again');
+
+# revocation: alice in two browsers, bob in one
+my ($a1, $a2, $bob) = (browser(), browser(), browser());
+login($a1, 'alice', 'alicepw');
+login($a2, 'alice', 'alicepw');
+login($bob, 'bob', 'bobpw');
+ok t_cmp(join(',', map { $_->get('/site/app')->code } $a1, $a2, $bob), '200,200,200', 'three logged-in browsers');
+my ($n) = db('delete', 'smdb_test', 'site', '{"user": "alice"}');
+ok t_cmp($n, 2, 'deleteMany({user: "alice"}) removes her two sessions');
+ok t_cmp(join(',', map { $_->get('/site/app')->code } $a1, $a2, $bob), '302,302,200',
+         'alice is logged out everywhere, bob is not');
+
+# absolute lifetime: 2 s, however active the session is
+my $l = browser();
+$l->get('/lifetime?set=k:0');
+my $start = time;
+my $alive = 0;
+while (time - $start < 1.5) {
+    $alive++ if ($l->values($l->get("/lifetime?set=k:$alive"))->{k} // '') ne '';
+    sleep 0.2;
+}
+ok $alive >= 3;    # active and alive before the limit
+sleep 2.2 - (time - $start) if time - $start < 2.2;
+$res = $l->get('/lifetime');
+ok t_cmp($l->values($res), {}, 'session ended at SessionMongoDBMaxLifetime despite activity');
+my @docs = db_find('smdb_test', 'lifetime', {});
+ok t_cmp(scalar(grep { !$_->{expiry} || $_->{expiry} > ($start + 2.5) * 1000 } @docs), 0,
+         'stored documents expire no later than created + lifetime');
