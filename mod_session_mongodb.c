@@ -45,9 +45,9 @@
 #include "apr_atomic.h"
 
 #include <mongoc/mongoc.h>
-#include <openssl/evp.h>
 
 #include "smdb_version.h"
+#include "smdb_util.h"
 
 /* Stable log ids in our own namespace (httpd reserves AH for itself).
  * Rules as for APLOGNO: one id per call site, never reused; the list with
@@ -60,9 +60,6 @@
 #define SMDB_DEFAULT_MAXSIZE    65536
 #define SMDB_DEFAULT_SWEEP      60
 #define SMDB_MAX_MAXSIZE        (15 * 1024 * 1024)  /* under BSON's 16 MiB */
-#define SMDB_TOKEN_BYTES        32
-#define SMDB_TOKEN_LEN          43                  /* base64url, no '=' */
-#define SMDB_ID_LEN             64                  /* hex SHA-256 */
 #define SMDB_NOTE_COMMANDS      "session-mongodb-commands"
 #define SMDB_INDEX_RETRY        apr_time_from_sec(30)
 
@@ -543,53 +540,6 @@ typedef struct {
 
 static __thread smdb_req *smdb_active_req;
 
-/** Redact credentials from a connection string, in p: the password of
- * the user info and the value of every option whose name contains
- * "password" become "***". */
-static const char *smdb_redact(apr_pool_t *p, const char *uri)
-{
-    const char *host = strstr(uri, "://"), *at, *end, *colon;
-    char *out, *opts, *opt, *last;
-    const char *sep = "";
-
-    if (!host) {
-        return uri;
-    }
-    host += 3;
-    at = strchr(host, '@');
-    end = strpbrk(host, "/?");
-    if (at && (!end || at < end)
-        && (colon = memchr(host, ':', at - host)) != NULL) {
-        out = apr_pstrcat(p, apr_pstrmemdup(p, uri, colon + 1 - uri), "***",
-                          at, NULL);
-    }
-    else {
-        out = apr_pstrdup(p, uri);
-    }
-    opts = strchr(out, '?');
-    if (!opts) {
-        return out;
-    }
-    *opts++ = '\0';
-    out = apr_pstrcat(p, out, "?", NULL);
-    for (opt = apr_strtok(opts, "&;", &last); opt;
-         opt = apr_strtok(NULL, "&;", &last)) {
-        char *eq = strchr(opt, '='), *name;
-
-        if (eq) {
-            name = apr_pstrmemdup(p, opt, eq - opt);
-            ap_str_tolower(name);
-            if (strstr(name, "password")) {
-                eq[1] = '\0';
-                opt = apr_pstrcat(p, opt, "***", NULL);
-            }
-        }
-        out = apr_pstrcat(p, out, sep, opt, NULL);
-        sep = "&";
-    }
-    return out;
-}
-
 /** Route libmongoc's own log messages to httpd's error log. */
 static void smdb_mongoc_log(mongoc_log_level_t level, const char *domain,
                             const char *message, void *data)
@@ -988,88 +938,6 @@ static apr_status_t smdb_child_cleanup(void *data)
 /* ------------------------------------------------------------------ */
 /* tokens, ids and cookies                                              */
 /* ------------------------------------------------------------------ */
-
-static const char smdb_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/** A fresh token: 32 random bytes as 43 base64url characters, in p. */
-static const char *smdb_token_new(apr_pool_t *p)
-{
-    unsigned char raw[SMDB_TOKEN_BYTES + 1];
-    char *out = apr_palloc(p, SMDB_TOKEN_LEN + 1);
-    int i, o = 0;
-
-    if (apr_generate_random_bytes(raw, SMDB_TOKEN_BYTES) != APR_SUCCESS) {
-        return NULL;
-    }
-    raw[SMDB_TOKEN_BYTES] = 0;
-    for (i = 0; i < SMDB_TOKEN_BYTES; i += 3) {
-        unsigned v = raw[i] << 16 | raw[i + 1] << 8
-                     | (i + 2 < SMDB_TOKEN_BYTES ? raw[i + 2] : 0);
-
-        out[o++] = smdb_b64url[v >> 18 & 63];
-        out[o++] = smdb_b64url[v >> 12 & 63];
-        out[o++] = smdb_b64url[v >> 6 & 63];
-        if (i + 2 < SMDB_TOKEN_BYTES) {
-            out[o++] = smdb_b64url[v & 63];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/** True if s is exactly a token this module could have issued: 43
- * base64url characters, the last one carrying 4 bits (its low 2 bits
- * are zero). Anything else never reaches MongoDB. */
-static int smdb_token_valid(const char *s)
-{
-    int i;
-    const char *pos;
-
-    for (i = 0; i < SMDB_TOKEN_LEN; i++) {
-        if (!s[i] || !(pos = strchr(smdb_b64url, s[i]))) {
-            return 0;
-        }
-    }
-    return s[i] == '\0' && ((pos - smdb_b64url) & 3) == 0;
-}
-
-/** The document id of a token: lowercase hex SHA-256, in p. */
-static const char *smdb_token_id(apr_pool_t *p, const char *token)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0, i;
-    char *out = apr_palloc(p, SMDB_ID_LEN + 1);
-
-    if (!EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL)
-        || len * 2 != SMDB_ID_LEN) {
-        return NULL;
-    }
-    for (i = 0; i < len; i++) {
-        out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-        out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-    }
-    out[SMDB_ID_LEN] = '\0';
-    return out;
-}
-
-/** True if the ';'-separated attribute list names attribute attr. */
-static int smdb_attr_named(const char *attrs, const char *attr)
-{
-    apr_size_t n = strlen(attr);
-    const char *a = attrs;
-
-    while (a && *a) {
-        while (*a == ' ' || *a == ';') {
-            a++;
-        }
-        if (!strncasecmp(a, attr, n) && strchr("=; ", a[n])) {
-            return 1;
-        }
-        a = strchr(a, ';');
-    }
-    return 0;
-}
 
 /** Cookie attributes with safe defaults: HttpOnly and SameSite=Lax
  * unless the configuration names them, Secure over HTTPS unless it names

@@ -1,0 +1,159 @@
+/* Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+/*
+ * smdb_util.c: the parts of mod_session_mongodb that parse what clients
+ * and configurations send, kept free of httpd so that they can be fuzzed
+ * on their own (fuzz/): session tokens, cookie attribute lists, and the
+ * redaction of connection strings for the log.
+ */
+
+#include "smdb_util.h"
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_general.h"
+
+#include <string.h>
+#include <openssl/evp.h>
+
+/** Redact credentials from a connection string, in p: the password of
+ * the user info and the value of every option whose name contains
+ * "password" become "***". */
+const char *smdb_redact(apr_pool_t *p, const char *uri)
+{
+    const char *host = strstr(uri, "://"), *at, *end, *colon;
+    char *out, *opts, *opt, *last;
+    const char *sep = "";
+
+    if (!host) {
+        return uri;
+    }
+    host += 3;
+    at = strchr(host, '@');
+    end = strpbrk(host, "/?");
+    if (at && (!end || at < end)
+        && (colon = memchr(host, ':', at - host)) != NULL) {
+        out = apr_pstrcat(p, apr_pstrmemdup(p, uri, colon + 1 - uri), "***",
+                          at, NULL);
+    }
+    else {
+        out = apr_pstrdup(p, uri);
+    }
+    opts = strchr(out, '?');
+    if (!opts) {
+        return out;
+    }
+    *opts++ = '\0';
+    out = apr_pstrcat(p, out, "?", NULL);
+    for (opt = apr_strtok(opts, "&;", &last); opt;
+         opt = apr_strtok(NULL, "&;", &last)) {
+        char *eq = strchr(opt, '='), *name;
+
+        if (eq) {
+            name = apr_pstrmemdup(p, opt, eq - opt);
+            for (char *c = name; *c; c++) {
+                *c = apr_tolower(*c);
+            }
+            if (strstr(name, "password")) {
+                eq[1] = '\0';
+                opt = apr_pstrcat(p, opt, "***", NULL);
+            }
+        }
+        out = apr_pstrcat(p, out, sep, opt, NULL);
+        sep = "&";
+    }
+    return out;
+}
+
+static const char smdb_b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** A fresh token: 32 random bytes as 43 base64url characters, in p. */
+const char *smdb_token_new(apr_pool_t *p)
+{
+    unsigned char raw[SMDB_TOKEN_BYTES + 1];
+    char *out = apr_palloc(p, SMDB_TOKEN_LEN + 1);
+    int i, o = 0;
+
+    if (apr_generate_random_bytes(raw, SMDB_TOKEN_BYTES) != APR_SUCCESS) {
+        return NULL;
+    }
+    raw[SMDB_TOKEN_BYTES] = 0;
+    for (i = 0; i < SMDB_TOKEN_BYTES; i += 3) {
+        unsigned v = raw[i] << 16 | raw[i + 1] << 8
+                     | (i + 2 < SMDB_TOKEN_BYTES ? raw[i + 2] : 0);
+
+        out[o++] = smdb_b64url[v >> 18 & 63];
+        out[o++] = smdb_b64url[v >> 12 & 63];
+        out[o++] = smdb_b64url[v >> 6 & 63];
+        if (i + 2 < SMDB_TOKEN_BYTES) {
+            out[o++] = smdb_b64url[v & 63];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/** True if s is exactly a token this module could have issued: 43
+ * base64url characters, the last one carrying 4 bits (its low 2 bits
+ * are zero). Anything else never reaches MongoDB. */
+int smdb_token_valid(const char *s)
+{
+    int i;
+    const char *pos;
+
+    for (i = 0; i < SMDB_TOKEN_LEN; i++) {
+        if (!s[i] || !(pos = strchr(smdb_b64url, s[i]))) {
+            return 0;
+        }
+    }
+    return s[i] == '\0' && ((pos - smdb_b64url) & 3) == 0;
+}
+
+/** The document id of a token: lowercase hex SHA-256, in p. */
+const char *smdb_token_id(apr_pool_t *p, const char *token)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0, i;
+    char *out = apr_palloc(p, SMDB_ID_LEN + 1);
+
+    if (!EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL)
+        || len * 2 != SMDB_ID_LEN) {
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+    }
+    out[SMDB_ID_LEN] = '\0';
+    return out;
+}
+
+/** True if the ';'-separated attribute list names attribute attr. */
+int smdb_attr_named(const char *attrs, const char *attr)
+{
+    apr_size_t n = strlen(attr);
+    const char *a = attrs;
+
+    while (a && *a) {
+        while (*a == ' ' || *a == ';') {
+            a++;
+        }
+        if (!strncasecmp(a, attr, n) && strchr("=; ", a[n])) {
+            return 1;
+        }
+        a = strchr(a, ';');
+    }
+    return 0;
+}
