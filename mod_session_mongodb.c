@@ -59,6 +59,8 @@
 #define SMDB_DEFAULT_TIMEOUT    2000
 #define SMDB_DEFAULT_MAXSIZE    65536
 #define SMDB_DEFAULT_SWEEP      60
+#define SMDB_DEFAULT_RETRY      5
+#define SMDB_BREAKER_FAILURES   3       /* in a row, to open the breaker */
 #define SMDB_MAX_MAXSIZE        (15 * 1024 * 1024)  /* under BSON's 16 MiB */
 #define SMDB_NOTE_COMMANDS      "session-mongodb-commands"
 #define SMDB_INDEX_RETRY        apr_time_from_sec(30)
@@ -81,6 +83,7 @@ typedef struct {
     int ttl_index;              /* On/Off, -1 unset */
     int timeout_ms;             /* > 0, -1 unset */
     int sweep_interval;         /* seconds > 0, -1 unset */
+    int retry_interval;         /* seconds > 0, -1 unset */
     struct smdb_conn *conn;     /* this child's pool for the uri */
 } smdb_srv_conf;
 
@@ -118,6 +121,11 @@ static int srv_ttl_index(const smdb_srv_conf *sc)
 static int srv_sweep_interval(const smdb_srv_conf *sc)
 {
     return sc->sweep_interval > 0 ? sc->sweep_interval : SMDB_DEFAULT_SWEEP;
+}
+
+static int srv_retry_interval(const smdb_srv_conf *sc)
+{
+    return sc->retry_interval > 0 ? sc->retry_interval : SMDB_DEFAULT_RETRY;
 }
 
 static const char *dir_collection(const smdb_dir_conf *dc)
@@ -183,6 +191,7 @@ static void *create_smdb_srv_conf(apr_pool_t *p, server_rec *s)
     sc->ttl_index = -1;
     sc->timeout_ms = -1;
     sc->sweep_interval = -1;
+    sc->retry_interval = -1;
     return sc;
 }
 
@@ -198,6 +207,8 @@ static void *merge_smdb_srv_conf(apr_pool_t *p, void *basev, void *addv)
                                             : base->timeout_ms;
     new->sweep_interval = add->sweep_interval != -1 ? add->sweep_interval
                                                     : base->sweep_interval;
+    new->retry_interval = add->retry_interval != -1 ? add->retry_interval
+                                                    : base->retry_interval;
     return new;
 }
 
@@ -302,6 +313,21 @@ static const char *set_sweep_interval(cmd_parms *cmd, void *dconf,
     (void)dconf;
     if (!err) {
         sc->sweep_interval = (int)v;
+    }
+    return err;
+}
+
+static const char *set_retry_interval(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                             &session_mongodb_module);
+    long v;
+    const char *err = smdb_parse_positive(cmd, arg, 3600, &v);
+
+    (void)dconf;
+    if (!err) {
+        sc->retry_interval = (int)v;
     }
     return err;
 }
@@ -454,6 +480,9 @@ static const command_rec smdb_cmds[] = {
     AP_INIT_TAKE1("SessionMongoDBSweepInterval", set_sweep_interval, NULL,
                   RSRC_CONF, "Seconds between sweeps of expired sessions "
                   "when the server refuses TTL indexes"),
+    AP_INIT_TAKE1("SessionMongoDBRetryInterval", set_retry_interval, NULL,
+                  RSRC_CONF, "Seconds to stop asking MongoDB after it failed "
+                  "several times in a row"),
     AP_INIT_TAKE1("SessionMongoDBDatabase", set_database, NULL,
                   RSRC_CONF | OR_AUTHCFG, "Database holding the sessions"),
     AP_INIT_TAKE1("SessionMongoDBCollection", set_collection, NULL,
@@ -503,14 +532,19 @@ typedef struct {
     int sweep_interval;         /* seconds */
 } smdb_coll;
 
-/** One client pool per distinct URI (and timeout) per child, allocated
- * in pchild. */
+/** One client pool per distinct URI (and timeout and retry interval) per
+ * child, allocated in pchild, with the circuit breaker for that server. */
 typedef struct smdb_conn {
     const char *uri;            /* as configured */
     const char *redacted;       /* for the log: no credentials */
     mongoc_client_pool_t *pool; /* NULL until it can be made (atomic) */
     apr_time_t retry_at;        /* next try to make the pool */
     int timeout_ms;
+    int retry_interval;         /* seconds the breaker stays open */
+    int failures;               /* outages in a row (breaker state, */
+    int open;                   /*  all guarded by mutex) */
+    int probing;                /* a request is trying MongoDB again */
+    apr_time_t open_until;
     apr_thread_mutex_t *mutex;  /* guards colls, retry_at, making pool */
     apr_hash_t *colls;          /* "db\0coll" -> smdb_coll */
     apr_pool_t *p;              /* pchild */
@@ -567,6 +601,14 @@ static void smdb_mongoc_log(mongoc_log_level_t level, const char *domain,
         /* best effort at child exit; servers time sessions out anyway,
          * and some MongoDB-protocol servers lack the command */
         l = APLOG_DEBUG;
+    }
+    else if (l == APLOG_WARNING
+             && (!strcmp(domain, "stream") || !strcmp(domain, "socket")
+                 || !strcmp(domain, "cluster")
+                 || !strcmp(domain, "monitor"))) {
+        /* connection trouble: the failed operation is logged by this
+         * module with what to do (SMDB00308, SMDB00309) */
+        l = APLOG_INFO;
     }
     ap_log_error(APLOG_MARK, l, 0, s, SMDB_LOGNO(00201) "libmongoc %s: %s",
                  domain, message);
@@ -678,7 +720,8 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
                                 smdb_srv_conf *sc)
 {
     const char *uri = srv_uri(sc);
-    const char *key = apr_psprintf(p, "%d %s", srv_timeout(sc), uri);
+    const char *key = apr_psprintf(p, "%d %d %s", srv_timeout(sc),
+                                   srv_retry_interval(sc), uri);
     smdb_conn *conn = apr_hash_get(smdb_child.conns, key,
                                    APR_HASH_KEY_STRING);
 
@@ -689,6 +732,7 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
     conn->uri = uri;
     conn->redacted = smdb_redact(p, uri);
     conn->timeout_ms = srv_timeout(sc);
+    conn->retry_interval = srv_retry_interval(sc);
     conn->colls = apr_hash_make(p);
     conn->p = p;
     conn->s = s;
@@ -1062,9 +1106,84 @@ static smdb_entry *smdb_entry_get(smdb_req *rq, const smdb_dir_conf *dc,
     return e;
 }
 
-/** Pop a client for the request, once; it goes back to the pool with
- * the request pool. Marks the request as the APM target. */
-static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
+/** True for errors that mean MongoDB is out of reach (as opposed to a
+ * server that answered no). */
+static int smdb_is_outage(const bson_error_t *error)
+{
+    return error->domain == MONGOC_ERROR_SERVER_SELECTION
+        || error->domain == MONGOC_ERROR_STREAM;
+}
+
+/**
+ * The circuit breaker, one per connection and child. After
+ * SMDB_BREAKER_FAILURES outages in a row it opens: for
+ * SessionMongoDBRetryInterval seconds requests do not ask MongoDB at all
+ * and go on at once as if they had no session. Then one request at a
+ * time probes; the first success closes it. Opening and closing are
+ * logged once each.
+ */
+static int smdb_breaker_allow(request_rec *r, smdb_conn *conn)
+{
+    int allow = 1;
+
+    apr_thread_mutex_lock(conn->mutex);
+    if (conn->open) {
+        if (!conn->probing && apr_time_now() >= conn->open_until) {
+            conn->probing = 1;
+        }
+        else {
+            allow = 0;
+        }
+    }
+    apr_thread_mutex_unlock(conn->mutex);
+    if (!allow) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00319)
+                      "not asking MongoDB at %s while it is failing; the "
+                      "request goes on without its session",
+                      conn->redacted);
+    }
+    return allow;
+}
+
+static void smdb_breaker_report(request_rec *r, smdb_conn *conn,
+                                int outage)
+{
+    apr_thread_mutex_lock(conn->mutex);
+    if (outage) {
+        conn->failures++;
+        conn->probing = 0;
+        if (conn->open || conn->failures >= SMDB_BREAKER_FAILURES) {
+            conn->open_until = apr_time_now()
+                               + apr_time_from_sec(conn->retry_interval);
+        }
+        if (!conn->open && conn->failures >= SMDB_BREAKER_FAILURES) {
+            conn->open = 1;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00320)
+                          "MongoDB at %s failed %d times in a row; this "
+                          "process stops asking it for %d s at a time and "
+                          "serves requests without their sessions until "
+                          "it answers again. Check that MongoDB is up.",
+                          conn->redacted, conn->failures,
+                          conn->retry_interval);
+        }
+    }
+    else {
+        if (conn->open) {
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, SMDB_LOGNO(00321)
+                          "MongoDB at %s answers again after %d failures; "
+                          "sessions are back", conn->redacted,
+                          conn->failures);
+        }
+        conn->open = conn->probing = conn->failures = 0;
+    }
+    apr_thread_mutex_unlock(conn->mutex);
+}
+
+/** The client for one MongoDB operation of the request, or NULL (logged)
+ * when there is none or the breaker says not to ask. The first call pops
+ * a client, which goes back to the pool with the request pool. Marks the
+ * request as the APM target until smdb_op_end(). */
+static mongoc_client_t *smdb_op_begin(request_rec *r, smdb_req *rq)
 {
     smdb_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                              &session_mongodb_module);
@@ -1080,6 +1199,11 @@ static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
                                                : srv_uri(sc));
             return NULL;
         }
+    }
+    if (!smdb_breaker_allow(r, rq->conn)) {
+        return NULL;
+    }
+    if (!rq->client) {
         rq->client = mongoc_client_pool_pop(rq->pool);
         if (!rq->client) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
@@ -1087,6 +1211,7 @@ static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
                           "raise maxPoolSize in SessionMongoDBURI to at "
                           "least ThreadsPerChild", rq->conn->redacted,
                           rq->conn->timeout_ms);
+            smdb_breaker_report(r, rq->conn, 0);
             return NULL;
         }
         apr_pool_cleanup_register(rq->r->pool, rq, smdb_req_cleanup,
@@ -1096,6 +1221,14 @@ static mongoc_client_t *smdb_client(request_rec *r, smdb_req *rq)
     return rq->client;
 }
 
+/** After an operation: error is NULL on success. */
+static void smdb_op_end(request_rec *r, smdb_req *rq,
+                        const bson_error_t *error)
+{
+    smdb_active_req = NULL;
+    smdb_breaker_report(r, rq->conn, error && smdb_is_outage(error));
+}
+
 /** Find the stored document of id. Returns APR_SUCCESS with *value NULL
  * when there is none (or it expired), APR_EGENERAL when MongoDB did not
  * answer. Strings are copied into the request pool. */
@@ -1103,7 +1236,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
                               const char *id, apr_int64_t max_lifetime,
                               const char **value, const char **user)
 {
-    mongoc_client_t *client = smdb_client(r, rq);
+    mongoc_client_t *client = smdb_op_begin(r, rq);
     mongoc_collection_t *coll;
     mongoc_cursor_t *cursor;
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
@@ -1174,7 +1307,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
                       rq->conn->redacted, error.message);
         rv = APR_EGENERAL;
     }
-    smdb_active_req = NULL;
+    smdb_op_end(r, rq, rv == APR_SUCCESS ? NULL : &error);
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
     bson_destroy(&opts);
@@ -1188,7 +1321,7 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
                                 const char *value, apr_time_t expiry,
                                 const char *user)
 {
-    mongoc_client_t *client = smdb_client(r, rq);
+    mongoc_client_t *client = smdb_op_begin(r, rq);
     mongoc_collection_t *coll;
     bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
     bson_t opts = BSON_INITIALIZER, set, oninsert, unset;
@@ -1227,7 +1360,6 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
 
     smdb_coll_use(rq->conn, r, e->db, e->coll);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
-    smdb_active_req = rq;
     if (!mongoc_collection_update_one(coll, &filter, &update, &opts, NULL,
                                       &error)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00309)
@@ -1237,7 +1369,7 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
                       rq->conn->redacted, error.message);
         rv = APR_EGENERAL;
     }
-    smdb_active_req = NULL;
+    smdb_op_end(r, rq, rv == APR_SUCCESS ? NULL : &error);
     mongoc_collection_destroy(coll);
     bson_destroy(&opts);
     bson_destroy(&update);
@@ -1249,7 +1381,7 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
 static apr_status_t smdb_delete(request_rec *r, smdb_req *rq,
                                 const smdb_entry *e, const char *id)
 {
-    mongoc_client_t *client = smdb_client(r, rq);
+    mongoc_client_t *client = smdb_op_begin(r, rq);
     mongoc_collection_t *coll;
     bson_t filter = BSON_INITIALIZER;
     bson_error_t error;
@@ -1267,7 +1399,7 @@ static apr_status_t smdb_delete(request_rec *r, smdb_req *rq,
                       rq->conn->redacted, error.message);
         rv = APR_EGENERAL;
     }
-    smdb_active_req = NULL;
+    smdb_op_end(r, rq, rv == APR_SUCCESS ? NULL : &error);
     mongoc_collection_destroy(coll);
     bson_destroy(&filter);
     return rv;
@@ -1350,8 +1482,11 @@ static const char *smdb_read_token(request_rec *r, const smdb_dir_conf *dc)
  *
  * mod_session calls this at every ap_session_load() (fixups, the output
  * filter, modules such as mod_auth_form), so the outcome of the first
- * call, failure included, is kept in the top request and returned again.
- * The session_rec lives in the top request's pool.
+ * call, failure included, is kept in the top request and returned again:
+ * one wait on MongoDB per request at most. When MongoDB does not answer,
+ * the request goes on with an empty session (mod_session would log an
+ * error of its own for every call otherwise), and save refuses to write
+ * under that key. The session_rec lives in the top request's pool.
  */
 static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
 {
@@ -1366,9 +1501,9 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
     }
     rq = smdb_req_get(r);
     e = smdb_entry_get(rq, dc, db);
-    if (e->z || e->load_failed) {
+    if (e->z) {
         *z = e->z;
-        return e->load_failed ? APR_EGENERAL : APR_SUCCESS;
+        return APR_SUCCESS;
     }
 
     if (dc->peruser == 1) {
@@ -1385,9 +1520,11 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
 
         if (!id || smdb_find(r, rq, e, id, dir_max_lifetime_ms(dc), &value,
                              &user) != APR_SUCCESS) {
+            /* Go on as if there were no session, but remember: saving
+             * anything under this key now would overwrite the user's
+             * real session. */
             e->load_failed = 1;
-            *z = NULL;
-            return APR_EGENERAL;
+            value = user = NULL;
         }
         if (value) {
             e->id = id;
@@ -1472,10 +1609,13 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     rq = smdb_req_get(r);
     e = smdb_entry_get(rq, dc, db);
     if (e->load_failed) {
+        if (empty) {
+            return APR_SUCCESS;     /* nothing to lose, nothing to say */
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00313)
                       "not saving the session: it could not be loaded in "
                       "this request, and saving would overwrite the stored "
-                      "one");
+                      "one; the stored session is unchanged");
         return APR_EGENERAL;
     }
 
