@@ -5,6 +5,7 @@ use warnings FATAL => 'all';
 
 use Apache::Test;
 use Apache::TestUtil;
+use SMDB::Test;
 use File::Spec::Functions qw(catfile);
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
@@ -65,7 +66,7 @@ $directives
 </Location>
 CONF
     close $fh;
-    my $out = `'$httpd' -t -f '$conf' 2>&1`;
+    my $out = run_httpd('-t', '-f', $conf);
     my $status = $? >> 8;
     ok t_cmp($status == 0 ? 1 : 0, $expect_ok, "$name: apachectl -t " . ($expect_ok ? 'passes' : 'fails'));
     if ($expect_ok) {

@@ -14,7 +14,7 @@ use Time::HiRes qw(sleep);
 use Exporter 'import';
 
 our @EXPORT = qw(browser db db_find db_one sha256_hex commands
-                 t_logs error_log_since error_log_size);
+                 t_logs error_log_since error_log_size run_httpd);
 
 # Redirects are part of what the tests look at: never follow them.
 Apache::TestRequest::user_agent(reset => 1, requests_redirectable => 0);
@@ -85,6 +85,16 @@ sub commands {
         sleep 0.05;
     }
     die "no command log line for request $id\n";
+}
+
+# run_httpd(ARGS...): run httpd itself (for -t, -k start/stop), with the
+# AddressSanitizer runtime when the suite runs under it. Returns the
+# output; $? is httpd's status.
+sub run_httpd {
+    my @args = @_;
+    local $ENV{LD_PRELOAD} = $ENV{MSM_HTTPD_PRELOAD} if $ENV{MSM_HTTPD_PRELOAD};
+    my $cmd = join ' ', map { "'$_'" } $vars->{httpd}, @args;
+    return scalar `$cmd 2>&1`;
 }
 
 sub error_log_size { -s catfile($vars->{t_logs}, 'error_log') // 0 }
