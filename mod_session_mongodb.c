@@ -372,7 +372,7 @@ static const char *smdb_check_cookie_name(cmd_parms *cmd, const char *name)
     }
     if (!*name || *c) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a valid cookie name "
-                            "(letters, digits and !#%%'*+-.^_`|~ only)",
+                            "(letters, digits and !#$%%'*+-.^_`|~ only)",
                             cmd->directive->directive, name);
     }
     return NULL;
@@ -641,7 +641,7 @@ static apr_status_t smdb_conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/** Create conn's client pool; conn->mutex held (or in child_init).
+/** Create conn's client pool (child_init, or one request thread).
  * Creating a pool does no I/O, except an SRV lookup for mongodb+srv://
  * and reading TLS files; when that fails the pool is tried again at most
  * every SMDB_INDEX_RETRY, on a request's first use. */
@@ -653,7 +653,6 @@ static void smdb_conn_connect(smdb_conn *conn)
     bson_error_t error;
     int t = conn->timeout_ms;
 
-    conn->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
     muri = mongoc_uri_new_with_error(conn->uri, &error);
     if (!muri) {
         /* cannot happen: the string parsed at startup */
@@ -704,12 +703,19 @@ static mongoc_client_pool_t *smdb_conn_pool(smdb_conn *conn)
                                                    NULL, NULL);
 
     if (!pool) {
+        int mine = 0;
+
+        /* one thread tries, outside the lock: an SRV lookup can be slow */
         apr_thread_mutex_lock(conn->mutex);
         if (!conn->pool && conn->retry_at <= apr_time_now()) {
+            conn->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
+            mine = 1;
+        }
+        apr_thread_mutex_unlock(conn->mutex);
+        if (mine) {
             smdb_conn_connect(conn);
         }
-        pool = conn->pool;
-        apr_thread_mutex_unlock(conn->mutex);
+        pool = apr_atomic_casptr((void *)&conn->pool, NULL, NULL);
     }
     return pool;
 }
@@ -740,6 +746,7 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
     apr_hash_set(smdb_child.conns, key, APR_HASH_KEY_STRING, conn);
     apr_pool_cleanup_register(p, conn, smdb_conn_cleanup,
                               apr_pool_cleanup_null);
+    conn->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
     smdb_conn_connect(conn);
     return conn;
 }
@@ -989,7 +996,12 @@ static apr_status_t smdb_child_cleanup(void *data)
  * all, so a plain "path=/" would drop both.) */
 static const char *smdb_cookie_attrs(request_rec *r, const char *attrs)
 {
-    const char *out = attrs ? attrs : "";
+    char *out = apr_pstrdup(r->pool, attrs ? attrs : "");
+    apr_size_t n = strlen(out);
+
+    while (n && strchr("; \t", out[n - 1])) {
+        out[--n] = '\0';
+    }
 
     if (!smdb_attr_named(out, "HttpOnly")) {
         out = apr_pstrcat(r->pool, out, *out ? ";" : "", "HttpOnly", NULL);
@@ -1047,6 +1059,8 @@ typedef struct {
     const char *user;           /* `user` of the stored document */
     apr_int64_t created;        /* its `created`, ms since the epoch */
     int load_failed;            /* MongoDB did not answer: never save */
+    int decoded;                /* mod_session decoded it once */
+    int had_form_user;          /* ... with a mod_auth_form user */
 } smdb_entry;
 
 static request_rec *smdb_top(request_rec *r)
@@ -1093,8 +1107,9 @@ static smdb_entry *smdb_entry_get(smdb_req *rq, const smdb_dir_conf *dc,
                                   const char *db)
 {
     const char *key = apr_pstrcat(rq->r->pool, db, "/", dir_collection(dc),
-                                  "/", dc->peruser == 1 ? "" : dc->name,
-                                  "/", dc->name2, NULL);
+                                  "/", dc->peruser == 1 ? "+" : "-",
+                                  dc->name ? dc->name : "", "/",
+                                  dc->name2 ? dc->name2 : "", NULL);
     smdb_entry *e = apr_hash_get(rq->entries, key, APR_HASH_KEY_STRING);
 
     if (!e) {
@@ -1179,6 +1194,15 @@ static void smdb_breaker_report(request_rec *r, smdb_conn *conn,
     apr_thread_mutex_unlock(conn->mutex);
 }
 
+/** A request that was allowed to ask MongoDB did not (no free client):
+ * if it was the probe, let another request probe. */
+static void smdb_breaker_abandon(smdb_conn *conn)
+{
+    apr_thread_mutex_lock(conn->mutex);
+    conn->probing = 0;
+    apr_thread_mutex_unlock(conn->mutex);
+}
+
 /** The client for one MongoDB operation of the request, or NULL (logged)
  * when there is none or the breaker says not to ask. The first call pops
  * a client, which goes back to the pool with the request pool. Marks the
@@ -1196,7 +1220,8 @@ static mongoc_client_t *smdb_op_begin(request_rec *r, smdb_req *rq)
                           "no MongoDB client pool for %s; the request goes "
                           "on without its session. See the SMDB00203 line "
                           "for why.", sc->conn ? sc->conn->redacted
-                                               : srv_uri(sc));
+                                               : smdb_redact(r->pool,
+                                                             srv_uri(sc)));
             return NULL;
         }
     }
@@ -1208,10 +1233,10 @@ static mongoc_client_t *smdb_op_begin(request_rec *r, smdb_req *rq)
         if (!rq->client) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
                           "no free MongoDB client for %s within %d ms; "
-                          "raise maxPoolSize in SessionMongoDBURI to at "
-                          "least ThreadsPerChild", rq->conn->redacted,
+                          "raise maxPoolSize in SessionMongoDBURI above "
+                          "ThreadsPerChild (one more for the housekeeper)", rq->conn->redacted,
                           rq->conn->timeout_ms);
-            smdb_breaker_report(r, rq->conn, 0);
+            smdb_breaker_abandon(rq->conn);
             return NULL;
         }
         apr_pool_cleanup_register(rq->r->pool, rq, smdb_req_cleanup,
@@ -1315,11 +1340,12 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     return rv;
 }
 
-/** Insert or update the document of id with one upsert. */
+/** Insert or update the document of id with one upsert; fresh: the
+ * session starts now (its `created` is reset). */
 static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
                                 const smdb_entry *e, const char *id,
                                 const char *value, apr_time_t expiry,
-                                const char *user)
+                                const char *user, int fresh)
 {
     mongoc_client_t *client = smdb_op_begin(r, rq);
     mongoc_collection_t *coll;
@@ -1342,10 +1368,17 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
         BSON_APPEND_UTF8(&set, "user", user);
     }
     BSON_APPEND_DATE_TIME(&set, "updated", now);
+    if (fresh) {
+        /* a new session under a key whose old document (expired, past
+         * its lifetime) may still be there */
+        BSON_APPEND_DATE_TIME(&set, "created", now);
+    }
     bson_append_document_end(&update, &set);
-    BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &oninsert);
-    BSON_APPEND_DATE_TIME(&oninsert, "created", now);
-    bson_append_document_end(&update, &oninsert);
+    if (!fresh) {
+        BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &oninsert);
+        BSON_APPEND_DATE_TIME(&oninsert, "created", now);
+        bson_append_document_end(&update, &oninsert);
+    }
     if (!expiry || !user) {
         BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
         if (!expiry) {
@@ -1454,18 +1487,79 @@ static int smdb_peruser_id_ok(const char *user)
     return n != SMDB_ID_LEN || strspn(user, "0123456789abcdef") != n;
 }
 
-/** The client's token from the configured cookie(s), or NULL. Values of
- * any other shape never reach MongoDB. */
+/** Remove every cookie called name from the request's Cookie and
+ * Cookie2 headers, so that the application never sees the token (httpd's
+ * own removal gives up when a cookie comes twice with two values). */
+static void smdb_cookie_strip(request_rec *r, const char *name)
+{
+    static const char *const headers[] = {"Cookie", "Cookie2"};
+    int h;
+
+    for (h = 0; h < 2; h++) {
+        const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+        const apr_table_entry_t *elts = (const apr_table_entry_t *)arr->elts;
+        apr_array_header_t *keep = NULL;
+        int i, changed = 0;
+
+        for (i = 0; i < arr->nelts; i++) {
+            const char *v;
+
+            if (!elts[i].key || strcasecmp(elts[i].key, headers[h])) {
+                continue;
+            }
+            if (!keep) {
+                keep = apr_array_make(r->pool, 2, sizeof(const char *));
+            }
+            v = smdb_cookie_without(r->pool, elts[i].val, name);
+            changed |= strcmp(v, elts[i].val) != 0;
+            if (*v) {
+                APR_ARRAY_PUSH(keep, const char *) = v;
+            }
+            else {
+                changed = 1;
+            }
+        }
+        if (changed) {
+            apr_table_unset(r->headers_in, headers[h]);
+            for (i = 0; i < keep->nelts; i++) {
+                apr_table_addn(r->headers_in, headers[h],
+                               APR_ARRAY_IDX(keep, i, const char *));
+            }
+        }
+    }
+}
+
+/** The client's token from the configured cookie(s), or NULL. A cookie
+ * sent twice with two values, or of any other shape than a token, is no
+ * session and never reaches MongoDB. With SessionMongoDBCookieRemove On
+ * (the default) both cookies are removed from the request. */
 static const char *smdb_read_token(request_rec *r, const smdb_dir_conf *dc)
 {
-    const char *val = NULL;
-    int remove = dc->remove != 0;
+    const char *val = NULL, *val2 = NULL;
+    apr_status_t rv = APR_SUCCESS, rv2 = APR_SUCCESS;
 
     if (dc->name_set) {
-        ap_cookie_read(r, dc->name, &val, remove);
+        rv = ap_cookie_read(r, dc->name, &val, 0);
     }
-    if (!val && dc->name2_set) {
-        ap_cookie_read(r, dc->name2, &val, remove);
+    if (dc->name2_set) {
+        rv2 = ap_cookie_read(r, dc->name2, &val2, 0);
+    }
+    if (dc->remove != 0) {
+        if (dc->name_set) {
+            smdb_cookie_strip(r, dc->name);
+        }
+        if (dc->name2_set) {
+            smdb_cookie_strip(r, dc->name2);
+        }
+    }
+    if (rv != APR_SUCCESS || rv2 != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00322)
+                      "ignoring a session cookie sent twice with different "
+                      "values");
+        return NULL;
+    }
+    if (!val) {
+        val = val2;
     }
     if (val && !smdb_token_valid(val)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00312)
@@ -1502,6 +1596,10 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
     rq = smdb_req_get(r);
     e = smdb_entry_get(rq, dc, db);
     if (e->z) {
+        if (e->id) {
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           "no-cache, private");
+        }
         *z = e->z;
         return APR_SUCCESS;
     }
@@ -1529,7 +1627,7 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
         if (value) {
             e->id = id;
             e->user = user;
-            apr_table_setn(r->headers_out, "Cache-Control",
+            apr_table_setn(r->err_headers_out, "Cache-Control",
                            "no-cache, private");
         }
     }
@@ -1569,6 +1667,79 @@ static int smdb_session_empty(const session_rec *z)
     return 0;
 }
 
+static int smdb_find_form_user(void *out, const char *key, const char *val)
+{
+    apr_size_t n = strlen(key);
+
+    if (n > 5 && !strcmp(key + n - 5, "-" MOD_SESSION_USER) && val && *val) {
+        *(const char **)out = val;
+        return 0;
+    }
+    return 1;
+}
+
+/** The user mod_auth_form keeps in the session ("<AuthName>-user"), or
+ * NULL. */
+static const char *smdb_form_user(const session_rec *z)
+{
+    const char *user = NULL;
+
+    if (z->entries) {
+        apr_table_do(smdb_find_form_user, &user, z->entries, NULL);
+    }
+    return user;
+}
+
+/**
+ * Who owns the session being saved: the authenticated user (r->user);
+ * else the user mod_auth_form keeps in the session; else nobody if
+ * mod_auth_form's user was in the session when it was loaded and is gone
+ * now (a logout); else the stored owner, unchanged (a public page of a
+ * site where the user logged in elsewhere is no change of identity).
+ */
+static const char *smdb_identity(request_rec *r, const smdb_entry *e,
+                                 const session_rec *z)
+{
+    const char *user = smdb_user(r);
+
+    if (user) {
+        return user;
+    }
+    if ((user = smdb_form_user(z)) != NULL) {
+        return user;
+    }
+    return e->had_form_user ? NULL : e->user;
+}
+
+/**
+ * session_decode, after mod_session's own decoder: note whether the
+ * loaded session carried a mod_auth_form user, so that its removal (a
+ * logout) can be told from a page that never knew the user.
+ */
+static apr_status_t session_mongodb_decode(request_rec *r, session_rec *z)
+{
+    smdb_req *rq = ap_get_module_config(smdb_top(r)->request_config,
+                                        &session_mongodb_module);
+    apr_hash_index_t *hi;
+
+    if (!rq) {
+        return DECLINED;
+    }
+    for (hi = apr_hash_first(r->pool, rq->entries); hi;
+         hi = apr_hash_next(hi)) {
+        smdb_entry *e = apr_hash_this_val(hi);
+
+        /* mod_session decodes again at every ap_session_load() of the
+         * request, after changes: only the first look is the stored
+         * state */
+        if (e->z == z && !e->decoded) {
+            e->decoded = 1;
+            e->had_form_user = smdb_form_user(z) != NULL;
+        }
+    }
+    return DECLINED;
+}
+
 /** When the stored document dies: the session's expiry, brought forward
  * to created + SessionMongoDBMaxLifetime, so that the TTL index or the
  * sweep removes it then. A new document is created now. 0 = never. */
@@ -1596,7 +1767,7 @@ static apr_time_t smdb_doc_expiry(const smdb_dir_conf *dc,
  */
 static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
 {
-    const char *db, *token, *id, *user = smdb_user(r);
+    const char *db, *token, *id, *user;
     smdb_dir_conf *dc = smdb_config(r, &db);
     smdb_req *rq;
     smdb_entry *e;
@@ -1608,6 +1779,7 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
     rq = smdb_req_get(r);
     e = smdb_entry_get(rq, dc, db);
+    user = dc->peruser == 1 ? smdb_user(r) : smdb_identity(r, e, z);
     if (e->load_failed) {
         if (empty) {
             return APR_SUCCESS;     /* nothing to lose, nothing to say */
@@ -1662,7 +1834,8 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
 
     if (dc->peruser == 1) {
         rv = smdb_upsert(r, rq, e, user, z->encoded,
-                         smdb_doc_expiry(dc, e, z, e->id != NULL), user);
+                         smdb_doc_expiry(dc, e, z, e->id != NULL), user,
+                         e->id == NULL);
         if (rv == APR_SUCCESS) {
             e->id = user;
         }
@@ -1673,6 +1846,13 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     if (e->id && (e->user ? user && !strcmp(user, e->user) : !user)) {
         token = e->token;
         id = e->id;
+    }
+    else if (e->id && smdb_delete(r, rq, e, e->id) != APR_SUCCESS) {
+        /* the old token must not outlive a change of identity */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00323)
+                      "not saving the session: its owner changed and the "
+                      "old document could not be deleted");
+        return APR_EGENERAL;
     }
     else {
         token = smdb_token_new(rq->r->pool);
@@ -1685,12 +1865,13 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
         }
     }
     rv = smdb_upsert(r, rq, e, id, z->encoded,
-                     smdb_doc_expiry(dc, e, z, id == e->id), user);
+                     smdb_doc_expiry(dc, e, z, id == e->id), user,
+                     id != e->id);
     if (rv != APR_SUCCESS) {
+        if (id != e->id) {
+            e->id = NULL;   /* the old one is gone already */
+        }
         return rv;
-    }
-    if (e->id && e->id != id) {
-        smdb_delete(r, rq, e, e->id);
     }
     e->token = token;
     e->id = id;
@@ -1845,6 +2026,8 @@ static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void register_hooks(apr_pool_t *p)
 {
+    static const char *const session_pre[] = {"mod_session.c", NULL};
+
     (void)p;
     /* startup: refuse a configuration without a database */
     ap_hook_check_config(session_mongodb_check_config, NULL, NULL,
@@ -1857,6 +2040,9 @@ static void register_hooks(apr_pool_t *p)
     /* mod_session: load at fixups and filter time, save in the filter */
     ap_hook_session_load(session_mongodb_load, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_session_save(session_mongodb_save, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after mod_session's own decoder (REALLY_LAST too) */
+    ap_hook_session_decode(session_mongodb_decode, session_pre, NULL,
+                           APR_HOOK_REALLY_LAST);
 }
 
 module AP_MODULE_DECLARE_DATA session_mongodb_module = {

@@ -65,7 +65,8 @@ const char *smdb_redact(apr_pool_t *p, const char *uri)
             for (char *c = name; *c; c++) {
                 *c = apr_tolower(*c);
             }
-            if (strstr(name, "password")) {
+            if (strstr(name, "password")
+                || !strcmp(name, "authmechanismproperties")) {
                 eq[1] = '\0';
                 opt = apr_pstrcat(p, opt, "***", NULL);
             }
@@ -147,13 +148,45 @@ int smdb_attr_named(const char *attrs, const char *attr)
     const char *a = attrs;
 
     while (a && *a) {
-        while (*a == ' ' || *a == ';') {
+        while (*a == ' ' || *a == '\t' || *a == ';') {
             a++;
         }
-        if (!strncasecmp(a, attr, n) && strchr("=; ", a[n])) {
+        if (!strncasecmp(a, attr, n) && strchr("=; \t", a[n])) {
             return 1;
         }
         a = strchr(a, ';');
     }
     return 0;
+}
+
+/* Cookie headers: "a=1; b=2". */
+const char *smdb_cookie_without(apr_pool_t *p, const char *header,
+                                const char *name)
+{
+    apr_size_t n = strlen(name);
+    char *copy = apr_pstrdup(p, header), *pair, *last;
+    /* "a;b" becomes "a; b": at most one more byte per separator */
+    char *out = apr_palloc(p, 2 * strlen(header) + 1);
+    apr_size_t o = 0;
+
+    for (pair = apr_strtok(copy, ";", &last); pair;
+         pair = apr_strtok(NULL, ";", &last)) {
+        apr_size_t len;
+
+        while (*pair == ' ' || *pair == '\t') {
+            pair++;
+        }
+        if (!*pair || (!strncmp(pair, name, n) && pair[n] == '=')) {
+            continue;
+        }
+        len = strlen(pair);
+        if (o) {
+            out[o++] = ';';
+            out[o++] = ' ';
+        }
+        memcpy(out + o, pair, len);
+        o += len;
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -14,6 +14,12 @@
 #define SMDB_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define SMDB_HIDDEN
+/** A Cookie header value without the pairs called name (exactly), in p;
+ * "" when nothing is left. */
+SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
+                                            const char *header,
+                                            const char *name);
+
 #endif
 
 #define SMDB_TOKEN_BYTES 32     /* 256 bits */
@@ -36,7 +42,14 @@ SMDB_HIDDEN const char *smdb_token_id(apr_pool_t *p, const char *token);
 SMDB_HIDDEN int smdb_attr_named(const char *attrs, const char *attr);
 
 /** uri with the password of its user info and the value of every option
- * whose name contains "password" replaced by "***", in p. */
+ * whose name contains "password" (and of authMechanismProperties)
+ * replaced by "***", in p. */
 SMDB_HIDDEN const char *smdb_redact(apr_pool_t *p, const char *uri);
+
+/** A Cookie header value without the pairs called name (exactly), in p;
+ * "" when nothing is left. */
+SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
+                                            const char *header,
+                                            const char *name);
 
 #endif

@@ -5,7 +5,8 @@
  * checks the invariants the module relies on:
  *  - a valid token is 43 base64url characters and hashes to 64 hex digits;
  *  - a token freshly made is always valid;
- *  - redaction replaces a user-info password by "***".
+ *  - redaction replaces a user-info password by "***";
+ *  - a cookie removed from a Cookie header is gone from it.
  *
  * Build and run: scripts/fuzz (clang with -fsanitize=fuzzer,address).
  */
@@ -54,6 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)smdb_attr_named(s, "HttpOnly");
     (void)smdb_attr_named(s, "SameSite");
     (void)smdb_attr_named(s, "");
+
+    /* Cookie headers: the named cookie is gone (ASan watches the buffer) */
+    out = smdb_cookie_without(pool, s, "sid");
+    if (!out || strlen(out) > 2 * strlen(s) || !strncmp(out, "sid=", 4)
+        || strstr(out, "; sid=")) {
+        abort();
+    }
 
     /* redaction: in "scheme://user:PASSWORD@host/db" (no options, which
      * are redacted by name), whatever follows the user name is "***" */

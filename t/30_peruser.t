@@ -6,8 +6,9 @@ use Apache::Test;
 use Apache::TestUtil;
 use SMDB::Test;
 use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep);
 
-plan tests => 16, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 19, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_basic.c', 'mod_authn_file.c';
 
 sub auth { (Authorization => 'Basic ' . encode_base64(join(':', @_), '')) }
@@ -55,3 +56,17 @@ $res = $c->get('/peruser?set=x:1', auth($hex, 'hexpw'));
 ok t_cmp($res->code, 200, 'the request itself is served');
 ok t_cmp(db_one('smdb_test', 'peruser', $hex), undef, 'nothing stored under a 64-hex-digit name');
 ok t_cmp(error_log_since($offset), qr/SMDB00315/, 'refusal logged');
+
+# SessionMongoDBMaxLifetime with per-user sessions: the session ends, and
+# the next one under the same user name starts afresh (not stuck behind
+# the old document's creation time)
+db('delete', 'smdb_test', 'peruserlife', '{}');
+$c->get('/peruser-life?set=x:1', auth('alice', 'alicepw'));
+sleep 1.3;
+$res = $c->get('/peruser-life', auth('alice', 'alicepw'));
+ok t_cmp($c->values($res), {}, 'per-user session ended at its lifetime');
+$c->get('/peruser-life?set=x:2', auth('alice', 'alicepw'));
+$res = $c->get('/peruser-life', auth('alice', 'alicepw'));
+ok t_cmp($c->values($res), { x => '2' }, 'a new per-user session works after that');
+my $life = db_one('smdb_test', 'peruserlife', 'alice');
+ok t_cmp($life->{expiry} - $life->{created} <= 1000 ? 1 : 0, 1, 'its lifetime counts from its new start');

@@ -21,7 +21,7 @@ my @junk = (
     [ 'spaces'             => ('A' x 21) . ' ' . ('A' x 21) ],
 );
 
-plan tests => 7 + 3 * @junk + 50 + 2, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 7 + 3 * @junk + 50 + 2 + 3, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 # 200 new sessions
 my %seen;
@@ -94,3 +94,12 @@ waitpid $_, 0 for @kids;
 my $after = $p->get('/basic');
 ok t_cmp($p->cookie('sid'), $token, 'token stable across parallel updates');
 ok t_cmp($p->values($after)->{x}, qr/^\d+$/, 'session intact');
+
+# the cookie twice with two values: no session, and the app sees neither
+# token (httpd's own removal gives up on such a header)
+my $t1 = $c->cookie('sid');
+my $dup = browser();
+$res = $dup->get('/basic', Cookie => "sid=$t1; other=1; sid=" . ('D' x 42) . 'A');
+ok t_cmp($b = $dup->values($res), {}, 'duplicate cookie: no session');
+ok t_cmp(commands($res->{smdb_id}), '', 'and no MongoDB command');
+ok t_cmp($res->content, qr/^cookie=other=1$/m, 'both tokens removed before the app, other cookies kept');

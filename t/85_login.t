@@ -10,7 +10,7 @@ use Apache::TestRequest ();
 use SMDB::Test;
 use Time::HiRes qw(sleep time);
 
-plan tests => 19, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 22, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_form.c', 'mod_request.c';
 
 sub login {
@@ -50,9 +50,13 @@ ok t_cmp($res->code, 200, 'protected page served with the new session');
 ok t_cmp($res->content, qr/^user=alice$/m, 'as alice');
 ok t_cmp($b->values($res)->{cart}, 3, 'the anonymous session carried over');
 
-# ordinary updates keep the token
+# ordinary updates keep the token, on protected and public pages alike
 $b->get('/site/app?set=cart:4');
 ok t_cmp($b->cookie('fsid'), $alice, 'token stable while alice uses the site');
+$res = $b->get('/site/public?set=seen:1');
+ok t_cmp($res->content, qr/^user=$/m, 'a public page: no authenticated user');
+ok t_cmp($b->cookie('fsid'), $alice, 'public page while logged in: no rotation');
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($alice))->{user}, 'alice', 'and the owner is kept');
 
 # logout
 $res = $b->get('/site/logout');
