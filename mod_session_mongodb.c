@@ -1058,6 +1058,8 @@ typedef struct {
     const char *id;             /* _id of the stored document, if found */
     const char *user;           /* `user` of the stored document */
     apr_int64_t created;        /* its `created`, ms since the epoch */
+    apr_int64_t version;        /* its `version` (-1: none, older docs) */
+    apr_table_t *snapshot;      /* the entries as loaded and decoded */
     int load_failed;            /* MongoDB did not answer: never save */
     int decoded;                /* mod_session decoded it once */
     int had_form_user;          /* ... with a mod_auth_form user */
@@ -1254,12 +1256,21 @@ static void smdb_op_end(request_rec *r, smdb_req *rq,
     smdb_breaker_report(r, rq->conn, error && smdb_is_outage(error));
 }
 
-/** Find the stored document of id. Returns APR_SUCCESS with *value NULL
- * when there is none (or it expired), APR_EGENERAL when MongoDB did not
- * answer. Strings are copied into the request pool. */
-static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
-                              const char *id, apr_int64_t max_lifetime,
-                              const char **value, const char **user)
+/** A stored session as smdb_find() reads it; strings in the request
+ * pool. value is NULL when there is none (or it expired). */
+typedef struct {
+    const char *value;
+    const char *user;
+    apr_int64_t created;        /* ms since the epoch */
+    apr_int64_t version;        /* -1: the document has none */
+} smdb_doc;
+
+/** Find the stored document of id. Returns APR_SUCCESS with d->value
+ * NULL when there is none (or it expired, or outlived max_lifetime ms),
+ * APR_EGENERAL when MongoDB did not answer. */
+static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
+                              const smdb_entry *e, const char *id,
+                              apr_int64_t max_lifetime, smdb_doc *d)
 {
     mongoc_client_t *client = smdb_op_begin(r, rq);
     mongoc_collection_t *coll;
@@ -1268,8 +1279,11 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     const bson_t *doc;
     bson_error_t error;
     apr_status_t rv = APR_SUCCESS;
+    int64_t now = apr_time_as_msec(apr_time_now());
 
-    *value = *user = NULL;
+    memset(d, 0, sizeof(*d));
+    d->created = now;
+    d->version = -1;
     if (!client) {
         return APR_EGENERAL;
     }
@@ -1279,6 +1293,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     BSON_APPEND_INT32(&proj, "expiry", 1);
     BSON_APPEND_INT32(&proj, "user", 1);
     BSON_APPEND_INT32(&proj, "created", 1);
+    BSON_APPEND_INT32(&proj, "version", 1);
     bson_append_document_end(&opts, &proj);
     BSON_APPEND_INT64(&opts, "limit", 1);
     BSON_APPEND_BOOL(&opts, "singleBatch", true);
@@ -1288,33 +1303,36 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
     if (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
-        int64_t expiry = 0, now = apr_time_as_msec(apr_time_now());
+        int64_t expiry = 0;
 
         if (bson_iter_init_find(&it, doc, "expiry")
             && BSON_ITER_HOLDS_DATE_TIME(&it)) {
             expiry = bson_iter_date_time(&it);
         }
-        e->created = now;
         if (bson_iter_init_find(&it, doc, "created")
             && BSON_ITER_HOLDS_DATE_TIME(&it)) {
-            e->created = bson_iter_date_time(&it);
+            d->created = bson_iter_date_time(&it);
+        }
+        if (bson_iter_init_find(&it, doc, "version")
+            && BSON_ITER_HOLDS_NUMBER(&it)) {
+            d->version = bson_iter_as_int64(&it);
         }
         if (expiry && expiry <= now) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00306)
                           "session %.8s... in %s.%s has expired", id,
                           e->db, e->coll);
         }
-        else if (max_lifetime && e->created + max_lifetime <= now) {
+        else if (max_lifetime && d->created + max_lifetime <= now) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00318)
                           "session %.8s... in %s.%s has reached "
                           "SessionMongoDBMaxLifetime", id, e->db, e->coll);
         }
         else if (bson_iter_init_find(&it, doc, "value")
                  && BSON_ITER_HOLDS_UTF8(&it)) {
-            *value = apr_pstrdup(rq->r->pool, bson_iter_utf8(&it, NULL));
+            d->value = apr_pstrdup(rq->r->pool, bson_iter_utf8(&it, NULL));
             if (bson_iter_init_find(&it, doc, "user")
                 && BSON_ITER_HOLDS_UTF8(&it)) {
-                *user = apr_pstrdup(rq->r->pool, bson_iter_utf8(&it, NULL));
+                d->user = apr_pstrdup(rq->r->pool, bson_iter_utf8(&it, NULL));
             }
         }
         else {
@@ -1340,17 +1358,26 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq, smdb_entry *e,
     return rv;
 }
 
-/** Insert or update the document of id with one upsert; fresh: the
- * session starts now (its `created` is reset). */
-static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
-                                const smdb_entry *e, const char *id,
-                                const char *value, apr_time_t expiry,
-                                const char *user, int fresh)
+/** How smdb_write() may change a document. */
+typedef enum {
+    SMDB_W_NEW,     /* a session that starts now: upsert, `created` reset */
+    SMDB_W_CAS,     /* only if `version` is still e->version; no upsert */
+    SMDB_W_FORCE    /* last write wins: upsert whatever is there */
+} smdb_write_mode;
+
+/** Write the session under id with one update; every write increments
+ * `version`. Returns APR_SUCCESS, APR_EMISMATCH when a compare-and-set
+ * found another version or no document, APR_EGENERAL on errors (logged).
+ */
+static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
+                               const smdb_entry *e, const char *id,
+                               const char *value, apr_time_t expiry,
+                               const char *user, smdb_write_mode mode)
 {
     mongoc_client_t *client = smdb_op_begin(r, rq);
     mongoc_collection_t *coll;
     bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
-    bson_t opts = BSON_INITIALIZER, set, oninsert, unset;
+    bson_t opts = BSON_INITIALIZER, reply, set, oninsert, unset, inc, ex;
     bson_error_t error;
     int64_t now = apr_time_as_msec(apr_time_now());
     apr_status_t rv = APR_SUCCESS;
@@ -1359,6 +1386,17 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
         return APR_EGENERAL;
     }
     BSON_APPEND_UTF8(&filter, "_id", id);
+    if (mode == SMDB_W_CAS) {
+        if (e->version >= 0) {
+            BSON_APPEND_INT64(&filter, "version", e->version);
+        }
+        else {
+            /* written before documents had versions */
+            BSON_APPEND_DOCUMENT_BEGIN(&filter, "version", &ex);
+            BSON_APPEND_BOOL(&ex, "$exists", false);
+            bson_append_document_end(&filter, &ex);
+        }
+    }
     BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
     BSON_APPEND_UTF8(&set, "value", value);
     if (expiry) {
@@ -1368,17 +1406,20 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
         BSON_APPEND_UTF8(&set, "user", user);
     }
     BSON_APPEND_DATE_TIME(&set, "updated", now);
-    if (fresh) {
-        /* a new session under a key whose old document (expired, past
-         * its lifetime) may still be there */
+    if (mode == SMDB_W_NEW) {
+        /* an old document under the same key (a per-user session past
+         * its lifetime) must not lend the new session its age */
         BSON_APPEND_DATE_TIME(&set, "created", now);
     }
     bson_append_document_end(&update, &set);
-    if (!fresh) {
+    if (mode != SMDB_W_NEW) {
         BSON_APPEND_DOCUMENT_BEGIN(&update, "$setOnInsert", &oninsert);
         BSON_APPEND_DATE_TIME(&oninsert, "created", now);
         bson_append_document_end(&update, &oninsert);
     }
+    BSON_APPEND_DOCUMENT_BEGIN(&update, "$inc", &inc);
+    BSON_APPEND_INT64(&inc, "version", 1);
+    bson_append_document_end(&update, &inc);
     if (!expiry || !user) {
         BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
         if (!expiry) {
@@ -1389,11 +1430,11 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
         }
         bson_append_document_end(&update, &unset);
     }
-    BSON_APPEND_BOOL(&opts, "upsert", true);
+    BSON_APPEND_BOOL(&opts, "upsert", mode != SMDB_W_CAS);
 
     smdb_coll_use(rq->conn, r, e->db, e->coll);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
-    if (!mongoc_collection_update_one(coll, &filter, &update, &opts, NULL,
+    if (!mongoc_collection_update_one(coll, &filter, &update, &opts, &reply,
                                       &error)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00309)
                       "cannot save session to %s.%s at %s: %s; the stored "
@@ -1402,7 +1443,16 @@ static apr_status_t smdb_upsert(request_rec *r, smdb_req *rq,
                       rq->conn->redacted, error.message);
         rv = APR_EGENERAL;
     }
-    smdb_op_end(r, rq, rv == APR_SUCCESS ? NULL : &error);
+    else if (mode == SMDB_W_CAS) {
+        bson_iter_t it;
+
+        if (!bson_iter_init_find(&it, &reply, "matchedCount")
+            || bson_iter_as_int64(&it) != 1) {
+            rv = APR_EMISMATCH;
+        }
+    }
+    smdb_op_end(r, rq, rv == APR_EGENERAL ? &error : NULL);
+    bson_destroy(&reply);
     mongoc_collection_destroy(coll);
     bson_destroy(&opts);
     bson_destroy(&update);
@@ -1584,10 +1634,11 @@ static const char *smdb_read_token(request_rec *r, const smdb_dir_conf *dc)
  */
 static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
 {
-    const char *db, *value = NULL, *user = NULL;
+    const char *db;
     smdb_dir_conf *dc = smdb_config(r, &db);
     smdb_req *rq;
     smdb_entry *e;
+    smdb_doc d = {NULL, NULL, 0, -1};
     session_rec *zz;
 
     if (!dc) {
@@ -1616,17 +1667,19 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
         const char *id = dc->peruser == 1
             ? e->token : smdb_token_id(rq->r->pool, e->token);
 
-        if (!id || smdb_find(r, rq, e, id, dir_max_lifetime_ms(dc), &value,
-                             &user) != APR_SUCCESS) {
+        if (!id || smdb_find(r, rq, e, id, dir_max_lifetime_ms(dc), &d)
+                   != APR_SUCCESS) {
             /* Go on as if there were no session, but remember: saving
              * anything under this key now would overwrite the user's
              * real session. */
             e->load_failed = 1;
-            value = user = NULL;
+            d.value = d.user = NULL;
         }
-        if (value) {
+        e->created = d.created;
+        if (d.value) {
             e->id = id;
-            e->user = user;
+            e->user = d.user;
+            e->version = d.version;
             apr_table_setn(r->err_headers_out, "Cache-Control",
                            "no-cache, private");
         }
@@ -1635,8 +1688,8 @@ static apr_status_t session_mongodb_load(request_rec *r, session_rec **z)
     zz = apr_pcalloc(rq->r->pool, sizeof(*zz));
     zz->pool = rq->r->pool;
     zz->entries = apr_table_make(zz->pool, 10);
-    zz->encoded = value;
-    zz->remote_user = user;
+    zz->encoded = d.value;
+    zz->remote_user = d.user;
     e->z = *z = zz;
     return APR_SUCCESS;
 }
@@ -1667,27 +1720,40 @@ static int smdb_session_empty(const session_rec *z)
     return 0;
 }
 
-static int smdb_find_form_user(void *out, const char *key, const char *val)
+typedef struct {
+    apr_pool_t *pool;
+    const apr_table_t *entries;
+    const char *user;
+} smdb_form_find;
+
+static int smdb_find_form_user(void *data, const char *key, const char *val)
 {
+    smdb_form_find *f = data;
     apr_size_t n = strlen(key);
 
     if (n > 5 && !strcmp(key + n - 5, "-" MOD_SESSION_USER) && val && *val) {
-        *(const char **)out = val;
-        return 0;
+        /* mod_auth_form writes "<AuthName>-user" with "<AuthName>-pw" */
+        char *pw = apr_pstrcat(f->pool, apr_pstrmemdup(f->pool, key, n - 5),
+                               "-" MOD_SESSION_PW, NULL);
+
+        if (apr_table_get(f->entries, pw)) {
+            f->user = val;
+            return 0;
+        }
     }
     return 1;
 }
 
-/** The user mod_auth_form keeps in the session ("<AuthName>-user"), or
- * NULL. */
+/** The user mod_auth_form keeps in the session ("<AuthName>-user", next
+ * to "<AuthName>-pw"), or NULL. */
 static const char *smdb_form_user(const session_rec *z)
 {
-    const char *user = NULL;
+    smdb_form_find f = {z->pool, z->entries, NULL};
 
     if (z->entries) {
-        apr_table_do(smdb_find_form_user, &user, z->entries, NULL);
+        apr_table_do(smdb_find_form_user, &f, z->entries, NULL);
     }
-    return user;
+    return f.user;
 }
 
 /**
@@ -1712,9 +1778,11 @@ static const char *smdb_identity(request_rec *r, const smdb_entry *e,
 }
 
 /**
- * session_decode, after mod_session's own decoder: note whether the
- * loaded session carried a mod_auth_form user, so that its removal (a
- * logout) can be told from a page that never knew the user.
+ * session_decode, after mod_session's own decoder: keep the entries as
+ * loaded, so that save can tell this request's own changes from what
+ * parallel requests wrote meanwhile, and note whether they held a
+ * mod_auth_form user, so that its removal (a logout) can be told from a
+ * page that never knew the user.
  */
 static apr_status_t session_mongodb_decode(request_rec *r, session_rec *z)
 {
@@ -1735,6 +1803,7 @@ static apr_status_t session_mongodb_decode(request_rec *r, session_rec *z)
         if (e->z == z && !e->decoded) {
             e->decoded = 1;
             e->had_form_user = smdb_form_user(z) != NULL;
+            e->snapshot = apr_table_copy(rq->r->pool, z->entries);
         }
     }
     return DECLINED;
@@ -1756,6 +1825,137 @@ static apr_time_t smdb_doc_expiry(const smdb_dir_conf *dc,
     deadline = existing ? apr_time_from_msec(e->created + life)
                         : apr_time_now() + apr_time_from_msec(life);
     return z->expiry && z->expiry < deadline ? z->expiry : deadline;
+}
+
+#define SMDB_CAS_TRIES 10
+
+/** Diff callbacks: this request's own changes, relative to what it
+ * loaded, applied to another version of the session. */
+typedef struct {
+    apr_table_t *base;          /* compare against */
+    apr_table_t *target;        /* apply to */
+} smdb_diff;
+
+static int smdb_apply_set(void *data, const char *key, const char *val)
+{
+    smdb_diff *d = data;
+    const char *old = apr_table_get(d->base, key);
+
+    if (strcmp(key, "expiry") && (!old || strcmp(old, val))) {
+        apr_table_set(d->target, key, val);     /* set or changed here */
+    }
+    return 1;
+}
+
+static int smdb_apply_unset(void *data, const char *key, const char *val)
+{
+    smdb_diff *d = data;
+
+    (void)val;
+    if (!apr_table_get(d->base, key)) {
+        apr_table_unset(d->target, key);        /* removed here */
+    }
+    return 1;
+}
+
+/** The stored session `current` (as encoded in MongoDB) with this
+ * request's own changes to z applied, encoded through mod_session's own
+ * hooks (so mod_session_crypto decrypts and encrypts it); NULL when it
+ * cannot be decoded. A key changed by both requests takes this request's
+ * value, whole. In the request pool. */
+static session_rec *smdb_merge(request_rec *r, const smdb_entry *e,
+                               const session_rec *z, const char *current)
+{
+    session_rec *m = apr_pcalloc(r->pool, sizeof(*m));
+    apr_table_t *loaded = e->snapshot ? e->snapshot
+                                      : apr_table_make(r->pool, 1);
+    smdb_diff d;
+
+    m->pool = r->pool;
+    m->entries = apr_table_make(r->pool, 10);
+    m->encoded = current;
+    if (ap_run_session_decode(r, m) != OK) {
+        return NULL;
+    }
+    d.base = loaded;
+    d.target = m->entries;
+    apr_table_do(smdb_apply_set, &d, z->entries, NULL);
+    d.base = z->entries;
+    apr_table_do(smdb_apply_unset, &d, loaded, NULL);
+    m->expiry = z->expiry;
+    m->maxage = z->maxage;
+    m->encoded = NULL;
+    if (ap_run_session_encode(r, m) != OK) {
+        return NULL;
+    }
+    return m;
+}
+
+/**
+ * Save z over a stored session without losing what parallel requests of
+ * the same session wrote since this one loaded it: a compare-and-set on
+ * `version` (one write when nobody else wrote); on a conflict, read the
+ * stored session, apply this request's own changes to it, and try again,
+ * SMDB_CAS_TRIES times, then last write wins (logged). A session deleted
+ * meanwhile is not recreated: APR_ENOENT.
+ */
+static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
+                               const smdb_dir_conf *dc, smdb_entry *e,
+                               const session_rec *z, const char *id,
+                               const char *user)
+{
+    apr_time_t expiry = smdb_doc_expiry(dc, e, z, 1);
+    const char *value = z->encoded;
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < SMDB_CAS_TRIES; i++) {
+        smdb_doc d;
+        session_rec *m;
+
+        rv = smdb_write(r, rq, e, id, value, expiry, user, SMDB_W_CAS);
+        if (rv != APR_EMISMATCH) {
+            return rv;
+        }
+        if (smdb_find(r, rq, e, id, dir_max_lifetime_ms(dc), &d)
+            != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+        if (!d.value) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SMDB_LOGNO(00324)
+                          "session %.8s... was deleted while this request "
+                          "ran; its changes are dropped, not saved into a "
+                          "recreated session", id);
+            return APR_ENOENT;
+        }
+        m = smdb_merge(r, e, z, d.value);
+        if (!m) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00327)
+                          "session %.8s... changed under this request and "
+                          "the stored version cannot be decoded (a new "
+                          "SessionCryptoPassphrase?); last write wins", id);
+            return smdb_write(r, rq, e, id, value, expiry, user,
+                              SMDB_W_FORCE);
+        }
+        if (smdb_session_empty(m)) {
+            rv = smdb_delete(r, rq, e, id);
+            return rv == APR_SUCCESS ? APR_ENOENT : rv;
+        }
+        if (strlen(m->encoded) > dir_maxsize(dc)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00326)
+                          "not saving the session: merged with parallel "
+                          "changes it has %" APR_SIZE_T_FMT " bytes, over "
+                          "SessionMongoDBMaxSize", strlen(m->encoded));
+            return APR_EGENERAL;
+        }
+        e->version = d.version;
+        value = m->encoded;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00325)
+                  "session %.8s... changed under this request %d times; "
+                  "saving it as this request sees it, last write wins",
+                  id, i);
+    return smdb_write(r, rq, e, id, value, expiry, user, SMDB_W_FORCE);
 }
 
 /**
@@ -1833,11 +2033,18 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
 
     if (dc->peruser == 1) {
-        rv = smdb_upsert(r, rq, e, user, z->encoded,
-                         smdb_doc_expiry(dc, e, z, e->id != NULL), user,
-                         e->id == NULL);
+        rv = e->id ? smdb_store(r, rq, dc, e, z, user, user)
+                   : smdb_write(r, rq, e, user, z->encoded,
+                                smdb_doc_expiry(dc, e, z, 0), user,
+                                SMDB_W_NEW);
+        if (rv == APR_ENOENT) {
+            e->id = NULL;       /* deleted meanwhile: stays deleted */
+            return APR_SUCCESS;
+        }
         if (rv == APR_SUCCESS) {
             e->id = user;
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           "no-cache, private");
         }
         return rv;
     }
@@ -1864,9 +2071,17 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
             return APR_EGENERAL;
         }
     }
-    rv = smdb_upsert(r, rq, e, id, z->encoded,
-                     smdb_doc_expiry(dc, e, z, id == e->id), user,
-                     id != e->id);
+    rv = id == e->id ? smdb_store(r, rq, dc, e, z, id, user)
+                     : smdb_write(r, rq, e, id, z->encoded,
+                                  smdb_doc_expiry(dc, e, z, 0), user,
+                                  SMDB_W_NEW);
+    if (rv == APR_ENOENT) {
+        /* deleted while this request ran (a logout elsewhere, a
+         * revocation, expiry): it stays deleted, and so does the cookie */
+        e->id = NULL;
+        smdb_cookie_send(r, dc, NULL, 0);
+        return APR_SUCCESS;
+    }
     if (rv != APR_SUCCESS) {
         if (id != e->id) {
             e->id = NULL;   /* the old one is gone already */

@@ -40,17 +40,25 @@ const char *smdb_redact(apr_pool_t *p, const char *uri)
         return uri;
     }
     host += 3;
-    at = strchr(host, '@');
-    end = strpbrk(host, "/?");
-    if (at && (!end || at < end)
-        && (colon = memchr(host, ':', at - host)) != NULL) {
+    /* the user info ends at the last '@' before the path: libmongoc lets
+     * a password hold an unescaped '?' */
+    end = strchr(host, '/');
+    at = NULL;
+    for (colon = host; *colon && (!end || colon < end); colon++) {
+        if (*colon == '@') {
+            at = colon;
+        }
+    }
+    if (at && (colon = memchr(host, ':', at - host)) != NULL) {
         out = apr_pstrcat(p, apr_pstrmemdup(p, uri, colon + 1 - uri), "***",
                           at, NULL);
     }
     else {
         out = apr_pstrdup(p, uri);
     }
-    opts = strchr(out, '?');
+    /* options start at the first '?' after the user info */
+    at = strchr(strstr(out, "://") + 3, '@');
+    opts = strchr(at ? at : out, '?');
     if (!opts) {
         return out;
     }
@@ -169,8 +177,8 @@ const char *smdb_cookie_without(apr_pool_t *p, const char *header,
     char *out = apr_palloc(p, 2 * strlen(header) + 1);
     apr_size_t o = 0;
 
-    for (pair = apr_strtok(copy, ";", &last); pair;
-         pair = apr_strtok(NULL, ";", &last)) {
+    for (pair = apr_strtok(copy, ";,", &last); pair;
+         pair = apr_strtok(NULL, ";,", &last)) {
         apr_size_t len;
 
         while (*pair == ' ' || *pair == '\t') {

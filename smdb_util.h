@@ -14,12 +14,6 @@
 #define SMDB_HIDDEN __attribute__((visibility("hidden")))
 #else
 #define SMDB_HIDDEN
-/** A Cookie header value without the pairs called name (exactly), in p;
- * "" when nothing is left. */
-SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
-                                            const char *header,
-                                            const char *name);
-
 #endif
 
 #define SMDB_TOKEN_BYTES 32     /* 256 bits */
@@ -48,6 +42,13 @@ SMDB_HIDDEN const char *smdb_redact(apr_pool_t *p, const char *uri);
 
 /** A Cookie header value without the pairs called name (exactly), in p;
  * "" when nothing is left. */
+SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
+                                            const char *header,
+                                            const char *name);
+
+/** A Cookie header value without the pairs called name (exactly), in p;
+ * "" when nothing is left. Pairs are separated by ';' or ',', as httpd's
+ * ap_cookie_read() reads them. */
 SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
                                             const char *header,
                                             const char *name);

@@ -10,12 +10,95 @@
  *   msm-db update  DB COLL FILTER UPDATE   prints the matched count
  *   msm-db delete  DB COLL FILTER          deleteMany; prints the count
  *   msm-db indexes DB COLL                 one index spec a line
+ *   msm-db cas-probe DB COLL               how many of 16 simultaneous
+ *                                          compare-and-set updates of
+ *                                          one version succeed (MongoDB:
+ *                                          exactly 1)
  *
  * The server is $MONGODB_URI. Exit status 0 on success, 1 on error.
  */
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+#define PROBE_THREADS 16
+
+typedef struct {
+    mongoc_client_pool_t *pool;
+    const char *db, *coll;
+    pthread_barrier_t *barrier;
+    int matched;
+} probe_t;
+
+/* one compare-and-set: {_id: "probe", version: 1} -> version + 1 */
+static void *probe_thread(void *data)
+{
+    probe_t *p = data;
+    mongoc_client_t *client = mongoc_client_pool_pop(p->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, p->db,
+                                                             p->coll);
+    bson_t *filter = BCON_NEW("_id", "probe", "version", BCON_INT32(1));
+    bson_t *update = BCON_NEW("$inc", "{", "version", BCON_INT32(1), "}",
+                              "$set", "{", "pad", BCON_UTF8("x"), "}");
+    bson_t reply;
+    bson_iter_t it;
+
+    pthread_barrier_wait(p->barrier);
+    if (mongoc_collection_update_one(coll, filter, update, NULL, &reply,
+                                     NULL)
+        && bson_iter_init_find(&it, &reply, "matchedCount")) {
+        p->matched = (int)bson_iter_as_int64(&it);
+    }
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    bson_destroy(update);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(p->pool, client);
+    return NULL;
+}
+
+/* Does the server apply a conditional single-document update atomically,
+ * as MongoDB does? Prints how many of PROBE_THREADS simultaneous
+ * compare-and-sets on one version matched, at most, in five rounds. */
+static int cas_probe(mongoc_uri_t *uri, mongoc_collection_t *coll,
+                     const char *db, const char *name)
+{
+    mongoc_client_pool_t *pool = mongoc_client_pool_new(uri);
+    pthread_t threads[PROBE_THREADS];
+    probe_t probes[PROBE_THREADS];
+    pthread_barrier_t barrier;
+    bson_t *doc = BCON_NEW("_id", "probe", "version", BCON_INT32(1));
+    bson_t *filter = BCON_NEW("_id", "probe");
+    int i, round, winners, most = 0;
+
+    mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+    for (round = 0; round < 5; round++) {
+        mongoc_collection_delete_many(coll, filter, NULL, NULL, NULL);
+        if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, NULL)) {
+            fprintf(stderr, "msm-db cas-probe: insert failed\n");
+            return 0;
+        }
+        pthread_barrier_init(&barrier, NULL, PROBE_THREADS);
+        for (i = 0; i < PROBE_THREADS; i++) {
+            probes[i] = (probe_t){pool, db, name, &barrier, 0};
+            pthread_create(&threads[i], NULL, probe_thread, &probes[i]);
+        }
+        winners = 0;
+        for (i = 0; i < PROBE_THREADS; i++) {
+            pthread_join(threads[i], NULL);
+            winners += probes[i].matched;
+        }
+        pthread_barrier_destroy(&barrier);
+        most = winners > most ? winners : most;
+    }
+    mongoc_collection_delete_many(coll, filter, NULL, NULL, NULL);
+    printf("%d\n", most);
+    bson_destroy(doc);
+    bson_destroy(filter);
+    mongoc_client_pool_destroy(pool);
+    return 1;
+}
 
 /* libmongoc's warnings (e.g. a server without endSessions) are noise
  * here; errors are reported by the commands themselves. */
@@ -159,6 +242,12 @@ int main(int argc, char **argv)
         }
         ok = !mongoc_cursor_error(c, &error);
         mongoc_cursor_destroy(c);
+    }
+    else if (!strcmp(cmd, "cas-probe") && argc == 4) {
+        ok = cas_probe(uri, coll, argv[2], argv[3]);
+        if (!ok) {
+            bson_set_error(&error, 0, 0, "probe failed");
+        }
     }
     else {
         fprintf(stderr, "msm-db: unknown command or wrong arguments\n");

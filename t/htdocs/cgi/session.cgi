@@ -4,8 +4,9 @@
 # back through the X-Replace-Session response header (SessionHeader).
 #
 # Query: set=KEY:VALUE (repeatable), del=KEY, clear=1, big=N (a value of
-# N bytes under key "big"). Body: session=..., then the values, the
-# request's Cookie header and REMOTE_USER, one per line.
+# N bytes under key "big"), sleep=SECONDS (pause before answering).
+# Body: session=..., then the values, the request's Cookie header and
+# REMOTE_USER, one per line.
 use strict;
 use warnings;
 
@@ -46,6 +47,11 @@ for my $arg (split /&/, $ENV{QUERY_STRING} // '') {
         %session = ();
         @order = ();
         $changed = 1;
+    }
+    elsif ($op eq 'sleep') {
+        # a slow request: loads now, saves after the pause
+        require Time::HiRes;
+        Time::HiRes::sleep($val);
     }
     elsif ($op eq 'big') {
         push @order, 'big' unless exists $session{big};
