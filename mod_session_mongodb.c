@@ -43,6 +43,9 @@
 #include "apr_thread_mutex.h"
 #include "apr_thread_cond.h"
 #include "apr_atomic.h"
+#include "apr_shm.h"
+#include "apr_optional_hooks.h"
+#include "mod_status.h"
 
 #include <mongoc/mongoc.h>
 
@@ -545,6 +548,7 @@ typedef struct smdb_conn {
     int open;                   /*  all guarded by mutex) */
     int probing;                /* a request is trying MongoDB again */
     apr_time_t open_until;
+    apr_uint32_t clients_out;   /* popped by requests (atomic) */
     apr_thread_mutex_t *mutex;  /* guards colls, retry_at, making pool */
     apr_hash_t *colls;          /* "db\0coll" -> smdb_coll */
     apr_pool_t *p;              /* pchild */
@@ -987,6 +991,52 @@ static apr_status_t smdb_child_cleanup(void *data)
 }
 
 /* ------------------------------------------------------------------ */
+/* counters for the status page                                         */
+/* ------------------------------------------------------------------ */
+
+/* What the status page counts: in this child (a static array) and in the
+ * whole server since its last (re)start (an anonymous shared memory
+ * segment made before the fork). 64-bit atomics on both. */
+typedef enum {
+    SMDB_STAT_LOADS,            /* finds of a session */
+    SMDB_STAT_NOT_FOUND,        /* ... that found no document */
+    SMDB_STAT_EXPIRED,          /* ... that found it expired */
+    SMDB_STAT_SAVES,            /* successful writes */
+    SMDB_STAT_REMOVES,          /* successful deletes */
+    SMDB_STAT_CONFLICTS,        /* compare-and-sets lost to a parallel save */
+    SMDB_STAT_ERRORS,           /* operations that failed */
+    SMDB_STAT_TIMEOUTS,         /* ... because MongoDB was out of reach */
+    SMDB_STAT_REFUSED,          /* saves refused (failed load, size, ...) */
+    SMDB_STAT_BREAKER_SKIPS,    /* operations not tried: breaker open */
+    SMDB_STAT_LOAD_USEC,        /* time spent in finds */
+    SMDB_STAT_SAVE_USEC,        /* time spent in writes */
+    SMDB_STAT_SAVE_OPS,         /* writes tried (for the average) */
+    SMDB_STAT_N
+} smdb_stat;
+
+static const char *const smdb_stat_names[SMDB_STAT_N] = {
+    "loads", "not_found", "expired", "saves", "removes", "conflicts",
+    "errors", "timeouts", "refused_saves", "breaker_skips",
+    "load_usec", "save_usec", "save_ops"
+};
+
+static apr_uint64_t smdb_child_stats[SMDB_STAT_N];
+static apr_uint64_t *smdb_server_stats;     /* in shared memory, or NULL */
+
+static void smdb_count(smdb_stat which, apr_uint64_t n)
+{
+    __atomic_fetch_add(&smdb_child_stats[which], n, __ATOMIC_RELAXED);
+    if (smdb_server_stats) {
+        __atomic_fetch_add(&smdb_server_stats[which], n, __ATOMIC_RELAXED);
+    }
+}
+
+static apr_uint64_t smdb_stat_get(const apr_uint64_t *stats, smdb_stat which)
+{
+    return stats ? __atomic_load_n(&stats[which], __ATOMIC_RELAXED) : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* tokens, ids and cookies                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1082,6 +1132,7 @@ static apr_status_t smdb_req_cleanup(void *data)
 
     if (rq->client) {
         mongoc_client_pool_push(rq->pool, rq->client);
+        apr_atomic_dec32(&rq->conn->clients_out);
         rq->client = NULL;
     }
     return APR_SUCCESS;
@@ -1154,6 +1205,7 @@ static int smdb_breaker_allow(request_rec *r, smdb_conn *conn)
     }
     apr_thread_mutex_unlock(conn->mutex);
     if (!allow) {
+        smdb_count(SMDB_STAT_BREAKER_SKIPS, 1);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00319)
                       "not asking MongoDB at %s while it is failing; the "
                       "request goes on without its session",
@@ -1232,6 +1284,9 @@ static mongoc_client_t *smdb_op_begin(request_rec *r, smdb_req *rq)
     }
     if (!rq->client) {
         rq->client = mongoc_client_pool_pop(rq->pool);
+        if (rq->client) {
+            apr_atomic_inc32(&rq->conn->clients_out);
+        }
         if (!rq->client) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
                           "no free MongoDB client for %s within %d ms; "
@@ -1253,6 +1308,12 @@ static void smdb_op_end(request_rec *r, smdb_req *rq,
                         const bson_error_t *error)
 {
     smdb_active_req = NULL;
+    if (error) {
+        smdb_count(SMDB_STAT_ERRORS, 1);
+        if (smdb_is_outage(error)) {
+            smdb_count(SMDB_STAT_TIMEOUTS, 1);
+        }
+    }
     smdb_breaker_report(r, rq->conn, error && smdb_is_outage(error));
 }
 
@@ -1279,7 +1340,8 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
     const bson_t *doc;
     bson_error_t error;
     apr_status_t rv = APR_SUCCESS;
-    int64_t now = apr_time_as_msec(apr_time_now());
+    apr_time_t started = apr_time_now();
+    int64_t now = apr_time_as_msec(started);
 
     memset(d, 0, sizeof(*d));
     d->created = now;
@@ -1299,9 +1361,13 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
     BSON_APPEND_BOOL(&opts, "singleBatch", true);
 
     smdb_coll_use(rq->conn, r, e->db, e->coll);
+    smdb_count(SMDB_STAT_LOADS, 1);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
     cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-    if (mongoc_cursor_next(cursor, &doc)) {
+    if (!mongoc_cursor_next(cursor, &doc)) {
+        smdb_count(SMDB_STAT_NOT_FOUND, 1);
+    }
+    else {
         bson_iter_t it;
         int64_t expiry = 0;
 
@@ -1318,11 +1384,13 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
             d->version = bson_iter_as_int64(&it);
         }
         if (expiry && expiry <= now) {
+            smdb_count(SMDB_STAT_EXPIRED, 1);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00306)
                           "session %.8s... in %s.%s has expired", id,
                           e->db, e->coll);
         }
         else if (max_lifetime && d->created + max_lifetime <= now) {
+            smdb_count(SMDB_STAT_EXPIRED, 1);
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00318)
                           "session %.8s... in %s.%s has reached "
                           "SessionMongoDBMaxLifetime", id, e->db, e->coll);
@@ -1351,6 +1419,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
         rv = APR_EGENERAL;
     }
     smdb_op_end(r, rq, rv == APR_SUCCESS ? NULL : &error);
+    smdb_count(SMDB_STAT_LOAD_USEC, apr_time_now() - started);
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
     bson_destroy(&opts);
@@ -1362,12 +1431,13 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
 typedef enum {
     SMDB_W_NEW,     /* a session that starts now: upsert, `created` reset */
     SMDB_W_CAS,     /* only if `version` is still e->version; no upsert */
-    SMDB_W_FORCE    /* last write wins: upsert whatever is there */
+    SMDB_W_FORCE    /* last write wins over whatever is there; no upsert */
 } smdb_write_mode;
 
 /** Write the session under id with one update; every write increments
  * `version`. Returns APR_SUCCESS, APR_EMISMATCH when a compare-and-set
- * found another version or no document, APR_EGENERAL on errors (logged).
+ * found another version or no document, APR_ENOENT when a forced write
+ * found no document, APR_EGENERAL on errors (logged).
  */
 static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
                                const smdb_entry *e, const char *id,
@@ -1380,6 +1450,7 @@ static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
     bson_t opts = BSON_INITIALIZER, reply, set, oninsert, unset, inc, ex;
     bson_error_t error;
     int64_t now = apr_time_as_msec(apr_time_now());
+    apr_time_t started;
     apr_status_t rv = APR_SUCCESS;
 
     if (!client) {
@@ -1430,10 +1501,11 @@ static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
         }
         bson_append_document_end(&update, &unset);
     }
-    BSON_APPEND_BOOL(&opts, "upsert", mode != SMDB_W_CAS);
+    BSON_APPEND_BOOL(&opts, "upsert", mode == SMDB_W_NEW);
 
     smdb_coll_use(rq->conn, r, e->db, e->coll);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
+    started = apr_time_now();
     if (!mongoc_collection_update_one(coll, &filter, &update, &opts, &reply,
                                       &error)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00309)
@@ -1443,13 +1515,21 @@ static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
                       rq->conn->redacted, error.message);
         rv = APR_EGENERAL;
     }
-    else if (mode == SMDB_W_CAS) {
+    else if (mode != SMDB_W_NEW) {
         bson_iter_t it;
 
         if (!bson_iter_init_find(&it, &reply, "matchedCount")
             || bson_iter_as_int64(&it) != 1) {
-            rv = APR_EMISMATCH;
+            rv = mode == SMDB_W_CAS ? APR_EMISMATCH : APR_ENOENT;
+            if (mode == SMDB_W_CAS) {
+                smdb_count(SMDB_STAT_CONFLICTS, 1);
+            }
         }
+    }
+    smdb_count(SMDB_STAT_SAVE_OPS, 1);
+    smdb_count(SMDB_STAT_SAVE_USEC, apr_time_now() - started);
+    if (rv == APR_SUCCESS) {
+        smdb_count(SMDB_STAT_SAVES, 1);
     }
     smdb_op_end(r, rq, rv == APR_EGENERAL ? &error : NULL);
     bson_destroy(&reply);
@@ -1481,6 +1561,9 @@ static apr_status_t smdb_delete(request_rec *r, smdb_req *rq,
                       "it stays until it expires", id, e->db, e->coll,
                       rq->conn->redacted, error.message);
         rv = APR_EGENERAL;
+    }
+    if (rv == APR_SUCCESS) {
+        smdb_count(SMDB_STAT_REMOVES, 1);
     }
     smdb_op_end(r, rq, rv == APR_SUCCESS ? NULL : &error);
     mongoc_collection_destroy(coll);
@@ -1827,7 +1910,7 @@ static apr_time_t smdb_doc_expiry(const smdb_dir_conf *dc,
     return z->expiry && z->expiry < deadline ? z->expiry : deadline;
 }
 
-#define SMDB_CAS_TRIES 10
+#define SMDB_CAS_TRIES 25      /* > the parallel requests one client makes */
 
 /** Diff callbacks: this request's own changes, relative to what it
  * loaded, applied to another version of the session. */
@@ -1913,6 +1996,13 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
         smdb_doc d;
         session_rec *m;
 
+        if (i > 1) {
+            /* many writers at once: spread them out a little */
+            unsigned char b = 0;
+
+            apr_generate_random_bytes(&b, 1);
+            apr_sleep(apr_time_from_msec(1) * (b % (2 * i + 1)));
+        }
         rv = smdb_write(r, rq, e, id, value, expiry, user, SMDB_W_CAS);
         if (rv != APR_EMISMATCH) {
             return rv;
@@ -1923,9 +2013,9 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
         }
         if (!d.value) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SMDB_LOGNO(00324)
-                          "session %.8s... was deleted while this request "
-                          "ran; its changes are dropped, not saved into a "
-                          "recreated session", id);
+                          "session %.8s... was deleted (or expired) while "
+                          "this request ran; its changes are dropped, not "
+                          "saved into a recreated session", id);
             return APR_ENOENT;
         }
         m = smdb_merge(r, e, z, d.value);
@@ -1942,10 +2032,12 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
             return rv == APR_SUCCESS ? APR_ENOENT : rv;
         }
         if (strlen(m->encoded) > dir_maxsize(dc)) {
+            smdb_count(SMDB_STAT_REFUSED, 1);
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00326)
-                          "not saving the session: merged with parallel "
-                          "changes it has %" APR_SIZE_T_FMT " bytes, over "
-                          "SessionMongoDBMaxSize", strlen(m->encoded));
+                          "not saving session %.8s...: merged with parallel "
+                          "changes it has %" APR_SIZE_T_FMT " bytes encoded, "
+                          "SessionMongoDBMaxSize is %" APR_SIZE_T_FMT, id,
+                          strlen(m->encoded), dir_maxsize(dc));
             return APR_EGENERAL;
         }
         e->version = d.version;
@@ -1953,14 +2045,15 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00325)
                   "session %.8s... changed under this request %d times; "
-                  "saving it as this request sees it, last write wins",
-                  id, i);
+                  "saving its last merge over whatever is stored now "
+                  "(last write wins)", id, i);
     return smdb_write(r, rq, e, id, value, expiry, user, SMDB_W_FORCE);
 }
 
 /**
- * session_save: write the session with one upsert, or delete it when it
- * is empty. A token is kept across saves, so parallel requests of one
+ * session_save: write the session (a new one with one upsert, a stored
+ * one with smdb_store's compare-and-set), or delete it when it is
+ * empty. A token is kept across saves, so parallel requests of one
  * client share it; it is replaced when the session is new (never adopt a
  * token the database does not know) and when the user changed (login,
  * logout), in which case the old document is deleted.
@@ -1984,6 +2077,7 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
         if (empty) {
             return APR_SUCCESS;     /* nothing to lose, nothing to say */
         }
+        smdb_count(SMDB_STAT_REFUSED, 1);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00313)
                       "not saving the session: it could not be loaded in "
                       "this request, and saving would overwrite the stored "
@@ -2011,6 +2105,7 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
 
     if (dc->peruser == 1 && !smdb_peruser_id_ok(user)) {
+        smdb_count(SMDB_STAT_REFUSED, 1);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00315)
                       "not saving the session: SessionMongoDBPerUser "
                       "needs an authenticated user whose name is valid "
@@ -2018,12 +2113,14 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
         return APR_EGENERAL;
     }
     if (user && !bson_utf8_validate(user, strlen(user), false)) {
+        smdb_count(SMDB_STAT_REFUSED, 1);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00314)
                       "not saving the session: the user name is not valid "
                       "UTF-8");
         return APR_EGENERAL;
     }
     if (strlen(z->encoded) > dir_maxsize(dc)) {
+        smdb_count(SMDB_STAT_REFUSED, 1);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00316)
                       "not saving the session: %" APR_SIZE_T_FMT " bytes "
                       "encoded, SessionMongoDBMaxSize is %" APR_SIZE_T_FMT
@@ -2056,6 +2153,7 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
     else if (e->id && smdb_delete(r, rq, e, e->id) != APR_SUCCESS) {
         /* the old token must not outlive a change of identity */
+        smdb_count(SMDB_STAT_REFUSED, 1);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00323)
                       "not saving the session: its owner changed and the "
                       "old document could not be deleted");
@@ -2065,6 +2163,7 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
         token = smdb_token_new(rq->r->pool);
         id = token ? smdb_token_id(rq->r->pool, token) : NULL;
         if (!id) {
+            smdb_count(SMDB_STAT_REFUSED, 1);
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00317)
                           "not saving the session: no random bytes for a "
                           "new token");
@@ -2077,9 +2176,9 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
                                   SMDB_W_NEW);
     if (rv == APR_ENOENT) {
         /* deleted while this request ran (a logout elsewhere, a
-         * revocation, expiry): it stays deleted, and so does the cookie */
+         * revocation, expiry): it stays deleted. No Set-Cookie: a login
+         * in another tab may have set a new cookie meanwhile. */
         e->id = NULL;
-        smdb_cookie_send(r, dc, NULL, 0);
         return APR_SUCCESS;
     }
     if (rv != APR_SUCCESS) {
@@ -2094,6 +2193,173 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     smdb_cookie_send(r, dc, token, z->maxage);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-cache, private");
     return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* status                                                               */
+/* ------------------------------------------------------------------ */
+
+/** Average milliseconds per operation, from a usec total. */
+static double smdb_avg_ms(const apr_uint64_t *stats, smdb_stat usec,
+                          smdb_stat ops)
+{
+    apr_uint64_t n = smdb_stat_get(stats, ops);
+
+    return n ? (double)smdb_stat_get(stats, usec) / n / 1000.0 : 0.0;
+}
+
+/** One scope's counters: "scope.key: value" lines, or a JSON object. */
+static void smdb_status_scope(request_rec *r, const char *scope,
+                              const apr_uint64_t *stats, int json)
+{
+    double load_ms = smdb_avg_ms(stats, SMDB_STAT_LOAD_USEC, SMDB_STAT_LOADS);
+    double save_ms = smdb_avg_ms(stats, SMDB_STAT_SAVE_USEC,
+                                 SMDB_STAT_SAVE_OPS);
+    int i;
+
+    if (json) {
+        ap_rprintf(r, "\"%s\": {", scope);
+    }
+    for (i = 0; i < SMDB_STAT_LOAD_USEC; i++) {
+        if (json) {
+            ap_rprintf(r, "\"%s\": %" APR_UINT64_T_FMT ", ",
+                       smdb_stat_names[i], smdb_stat_get(stats, i));
+        }
+        else {
+            ap_rprintf(r, "%s.%s: %" APR_UINT64_T_FMT "\n", scope,
+                       smdb_stat_names[i], smdb_stat_get(stats, i));
+        }
+    }
+    if (json) {
+        ap_rprintf(r, "\"load_ms_avg\": %.3f, \"save_ms_avg\": %.3f}",
+                   load_ms, save_ms);
+    }
+    else {
+        ap_rprintf(r, "%s.load_ms_avg: %.3f\n%s.save_ms_avg: %.3f\n",
+                   scope, load_ms, scope, save_ms);
+    }
+}
+
+/** This child's connections: one line (or JSON object) each. */
+static void smdb_status_conns(request_rec *r, int json)
+{
+    apr_hash_index_t *hi;
+    const char *sep = "";
+
+    if (json) {
+        ap_rputs("\"connections\": [", r);
+    }
+    for (hi = smdb_child.conns ? apr_hash_first(r->pool, smdb_child.conns)
+                               : NULL;
+         hi; hi = apr_hash_next(hi)) {
+        smdb_conn *c = apr_hash_this_val(hi);
+        int open, failures, out;
+        const char *ready;
+
+        apr_thread_mutex_lock(c->mutex);
+        open = c->open;
+        failures = c->failures;
+        apr_thread_mutex_unlock(c->mutex);
+        out = (int)apr_atomic_read32(&c->clients_out);
+        ready = apr_atomic_casptr((void *)&c->pool, NULL, NULL) ? "ready"
+                                                                 : "none";
+        if (json) {
+            ap_rprintf(r, "%s{\"uri\": \"%s\", \"breaker\": \"%s\", "
+                       "\"failures\": %d, \"clients_in_use\": %d, "
+                       "\"pool\": \"%s\"}", sep,
+                       ap_escape_quotes(r->pool, c->redacted),
+                       open ? "open" : "closed", failures, out, ready);
+            sep = ", ";
+        }
+        else {
+            ap_rprintf(r, "connection: %s breaker=%s failures=%d "
+                       "clients_in_use=%d pool=%s\n", c->redacted,
+                       open ? "open" : "closed", failures, out, ready);
+        }
+    }
+    if (json) {
+        ap_rputs("]", r);
+    }
+}
+
+/**
+ * SetHandler session-mongodb-status: this child's counters and the whole
+ * server's since its last (re)start, plus this child's connections; plain
+ * "key: value" lines, or JSON with ?json.
+ */
+static int session_mongodb_status_handler(request_rec *r)
+{
+    int json;
+
+    if (!r->handler || strcmp(r->handler, "session-mongodb-status")) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    json = r->args && !strncmp(r->args, "json", 4);
+    ap_set_content_type(r, json ? "application/json" : "text/plain");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    if (r->header_only) {
+        return OK;
+    }
+    if (json) {
+        ap_rprintf(r, "{\"version\": \"%s\", \"libmongoc\": \"%s\", "
+                   "\"pid\": %" APR_PID_T_FMT ", ", SMDB_VERSION,
+                   mongoc_get_version(), getpid());
+        smdb_status_scope(r, "child", smdb_child_stats, 1);
+        ap_rputs(", ", r);
+        smdb_status_scope(r, "server", smdb_server_stats, 1);
+        ap_rputs(", ", r);
+        smdb_status_conns(r, 1);
+        ap_rputs("}\n", r);
+    }
+    else {
+        ap_rprintf(r, "version: %s\nlibmongoc: %s\npid: %" APR_PID_T_FMT
+                   "\n", SMDB_VERSION, mongoc_get_version(), getpid());
+        smdb_status_scope(r, "child", smdb_child_stats, 0);
+        smdb_status_scope(r, "server", smdb_server_stats, 0);
+        smdb_status_conns(r, 0);
+    }
+    return OK;
+}
+
+/** mod_status: the whole server's counters on /server-status. */
+static int session_mongodb_status_hook(request_rec *r, int flags)
+{
+    const apr_uint64_t *st = smdb_server_stats;
+
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "SessionMongoDBLoads: %" APR_UINT64_T_FMT "\n"
+                   "SessionMongoDBSaves: %" APR_UINT64_T_FMT "\n"
+                   "SessionMongoDBErrors: %" APR_UINT64_T_FMT "\n",
+                   smdb_stat_get(st, SMDB_STAT_LOADS),
+                   smdb_stat_get(st, SMDB_STAT_SAVES),
+                   smdb_stat_get(st, SMDB_STAT_ERRORS));
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>mod_session_mongodb</h2>\n<dl>\n", r);
+    ap_rprintf(r, "<dt>Sessions loaded: %" APR_UINT64_T_FMT
+               " (not found %" APR_UINT64_T_FMT ", expired %"
+               APR_UINT64_T_FMT ")</dt>\n",
+               smdb_stat_get(st, SMDB_STAT_LOADS),
+               smdb_stat_get(st, SMDB_STAT_NOT_FOUND),
+               smdb_stat_get(st, SMDB_STAT_EXPIRED));
+    ap_rprintf(r, "<dt>Sessions saved: %" APR_UINT64_T_FMT ", removed %"
+               APR_UINT64_T_FMT ", refused %" APR_UINT64_T_FMT
+               ", conflicts merged %" APR_UINT64_T_FMT "</dt>\n",
+               smdb_stat_get(st, SMDB_STAT_SAVES),
+               smdb_stat_get(st, SMDB_STAT_REMOVES),
+               smdb_stat_get(st, SMDB_STAT_REFUSED),
+               smdb_stat_get(st, SMDB_STAT_CONFLICTS));
+    ap_rprintf(r, "<dt>MongoDB errors: %" APR_UINT64_T_FMT " (out of reach %"
+               APR_UINT64_T_FMT ")</dt>\n",
+               smdb_stat_get(st, SMDB_STAT_ERRORS),
+               smdb_stat_get(st, SMDB_STAT_TIMEOUTS));
+    ap_rprintf(r, "<dt>Average load %.3f ms, save %.3f ms</dt>\n</dl>\n",
+               smdb_avg_ms(st, SMDB_STAT_LOAD_USEC, SMDB_STAT_LOADS),
+               smdb_avg_ms(st, SMDB_STAT_SAVE_USEC, SMDB_STAT_SAVE_OPS));
+    return OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2188,10 +2454,28 @@ static int session_mongodb_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int session_mongodb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                        apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf;
     (void)plog;
     (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        apr_shm_t *shm;
+        apr_status_t rv;
+
+        /* server-wide counters: made before the fork, shared by every
+         * child of this generation; freed with pconf */
+        smdb_server_stats = NULL;
+        rv = apr_shm_create(&shm, sizeof(apr_uint64_t) * SMDB_STAT_N, NULL,
+                            pconf);
+        if (rv == APR_SUCCESS) {
+            smdb_server_stats = apr_shm_baseaddr_get(shm);
+            memset(smdb_server_stats, 0, sizeof(apr_uint64_t) * SMDB_STAT_N);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SMDB_LOGNO(00105)
+                         "no shared memory for server-wide counters; the "
+                         "status page shows this child's only");
+        }
+        ap_add_version_component(pconf, "mod_session_mongodb/"
+                                 SMDB_VERSION);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SMDB_LOGNO(00103)
                      "mod_session_mongodb %s (libmongoc %s) loaded",
                      SMDB_VERSION, mongoc_get_version());
@@ -2249,6 +2533,11 @@ static void register_hooks(apr_pool_t *p)
                          APR_HOOK_MIDDLE);
     ap_hook_post_config(session_mongodb_post_config, NULL, NULL,
                         APR_HOOK_MIDDLE);
+    /* the status page, and a section on mod_status's */
+    ap_hook_handler(session_mongodb_status_handler, NULL, NULL,
+                    APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, session_mongodb_status_hook, NULL,
+                      NULL, APR_HOOK_MIDDLE);
     /* each child: client pools, after the fork */
     ap_hook_child_init(session_mongodb_child_init, NULL, NULL,
                        APR_HOOK_MIDDLE);

@@ -60,7 +60,7 @@ static void *probe_thread(void *data)
 
 /* Does the server apply a conditional single-document update atomically,
  * as MongoDB does? Prints how many of PROBE_THREADS simultaneous
- * compare-and-sets on one version matched, at most, in five rounds. */
+ * compare-and-sets on one version matched, at most, in up to 20 rounds. */
 static int cas_probe(mongoc_uri_t *uri, mongoc_collection_t *coll,
                      const char *db, const char *name)
 {
@@ -73,7 +73,7 @@ static int cas_probe(mongoc_uri_t *uri, mongoc_collection_t *coll,
     int i, round, winners, most = 0;
 
     mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
-    for (round = 0; round < 5; round++) {
+    for (round = 0; round < 20 && most <= 1; round++) {
         mongoc_collection_delete_many(coll, filter, NULL, NULL, NULL);
         if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, NULL)) {
             fprintf(stderr, "msm-db cas-probe: insert failed\n");
