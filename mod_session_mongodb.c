@@ -1941,6 +1941,25 @@ static int smdb_apply_unset(void *data, const char *key, const char *val)
     return 1;
 }
 
+static int smdb_differs(void *data, const char *key, const char *val)
+{
+    const apr_table_t *other = data;
+    const char *o = apr_table_get(other, key);
+
+    /* mod_session's own expiry is not a change of the session */
+    return !strcmp(key, "expiry") || (o && !strcmp(o, val));
+}
+
+/** True if this request changed z's entries since it loaded them. */
+static int smdb_changed(const smdb_entry *e, const session_rec *z)
+{
+    apr_table_t *loaded = e->snapshot ? e->snapshot
+                                      : apr_table_make(z->pool, 1);
+
+    return !apr_table_do(smdb_differs, loaded, z->entries, NULL)
+           || !apr_table_do(smdb_differs, z->entries, loaded, NULL);
+}
+
 /** The stored session `current` (as encoded in MongoDB) with this
  * request's own changes to z applied, encoded through mod_session's own
  * hooks (so mod_session_crypto decrypts and encrypts it); NULL when it
@@ -2006,6 +2025,11 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
         rv = smdb_write(r, rq, e, id, value, expiry, user, SMDB_W_CAS);
         if (rv != APR_EMISMATCH) {
             return rv;
+        }
+        if (!i && !smdb_changed(e, z)) {
+            /* only mod_session's expiry refresh, and another request
+             * has just written the session (refreshing it too) */
+            return APR_SUCCESS;
         }
         if (smdb_find(r, rq, e, id, dir_max_lifetime_ms(dc), &d)
             != APR_SUCCESS) {
