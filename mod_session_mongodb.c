@@ -291,46 +291,35 @@ static const char *set_ttl_index(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
-static const char *set_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+/** Where a whole-number server directive goes, and its largest value. */
+typedef struct {
+    apr_size_t offset;          /* of an int in smdb_srv_conf */
+    long max;
+} smdb_int_slot;
+
+static const smdb_int_slot smdb_slot_timeout = {
+    APR_OFFSETOF(smdb_srv_conf, timeout_ms), 3600000
+};
+static const smdb_int_slot smdb_slot_sweep = {
+    APR_OFFSETOF(smdb_srv_conf, sweep_interval), 86400
+};
+static const smdb_int_slot smdb_slot_retry = {
+    APR_OFFSETOF(smdb_srv_conf, retry_interval), 3600
+};
+
+/** SessionMongoDBTimeout, -SweepInterval, -RetryInterval: a whole number
+ * from 1 to the slot's maximum (cmd->info). */
+static const char *set_srv_int(cmd_parms *cmd, void *dconf, const char *arg)
 {
+    const smdb_int_slot *slot = cmd->info;
     smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
                                              &session_mongodb_module);
     long v;
-    const char *err = smdb_parse_positive(cmd, arg, 3600000, &v);
+    const char *err = smdb_parse_positive(cmd, arg, slot->max, &v);
 
     (void)dconf;
     if (!err) {
-        sc->timeout_ms = (int)v;
-    }
-    return err;
-}
-
-static const char *set_sweep_interval(cmd_parms *cmd, void *dconf,
-                                      const char *arg)
-{
-    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
-                                             &session_mongodb_module);
-    long v;
-    const char *err = smdb_parse_positive(cmd, arg, 86400, &v);
-
-    (void)dconf;
-    if (!err) {
-        sc->sweep_interval = (int)v;
-    }
-    return err;
-}
-
-static const char *set_retry_interval(cmd_parms *cmd, void *dconf,
-                                      const char *arg)
-{
-    smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
-                                             &session_mongodb_module);
-    long v;
-    const char *err = smdb_parse_positive(cmd, arg, 3600, &v);
-
-    (void)dconf;
-    if (!err) {
-        sc->retry_interval = (int)v;
+        *(int *)((char *)sc + slot->offset) = (int)v;
     }
     return err;
 }
@@ -478,13 +467,14 @@ static const command_rec smdb_cmds[] = {
     AP_INIT_FLAG("SessionMongoDBTTLIndex", set_ttl_index, NULL, RSRC_CONF,
                  "On: create a TTL index so MongoDB removes expired "
                  "sessions; Off: leave indexes and cleanup to the operator"),
-    AP_INIT_TAKE1("SessionMongoDBTimeout", set_timeout, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("SessionMongoDBTimeout", set_srv_int,
+                  (void *)&smdb_slot_timeout, RSRC_CONF,
                   "Bound in milliseconds on every wait for MongoDB"),
-    AP_INIT_TAKE1("SessionMongoDBSweepInterval", set_sweep_interval, NULL,
-                  RSRC_CONF, "Seconds between sweeps of expired sessions "
+    AP_INIT_TAKE1("SessionMongoDBSweepInterval", set_srv_int,
+                  (void *)&smdb_slot_sweep, RSRC_CONF, "Seconds between sweeps of expired sessions "
                   "when the server refuses TTL indexes"),
-    AP_INIT_TAKE1("SessionMongoDBRetryInterval", set_retry_interval, NULL,
-                  RSRC_CONF, "Seconds to stop asking MongoDB after it failed "
+    AP_INIT_TAKE1("SessionMongoDBRetryInterval", set_srv_int,
+                  (void *)&smdb_slot_retry, RSRC_CONF, "Seconds to stop asking MongoDB after it failed "
                   "several times in a row"),
     AP_INIT_TAKE1("SessionMongoDBDatabase", set_database, NULL,
                   RSRC_CONF | OR_AUTHCFG, "Database holding the sessions"),
