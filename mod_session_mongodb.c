@@ -1355,7 +1355,9 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
     coll = mongoc_client_get_collection(client, e->db, e->coll);
     cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
     if (!mongoc_cursor_next(cursor, &doc)) {
-        smdb_count(SMDB_STAT_NOT_FOUND, 1);
+        if (!mongoc_cursor_error(cursor, NULL)) {
+            smdb_count(SMDB_STAT_NOT_FOUND, 1);
+        }
     }
     else {
         bson_iter_t it;
@@ -2254,6 +2256,29 @@ static void smdb_status_scope(request_rec *r, const char *scope,
     }
 }
 
+/** s as the inside of a JSON string, in p. */
+static const char *smdb_json_escape(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, 6 * strlen(s) + 1), *o = out;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        }
+        else if (c < 0x20) {
+            o += apr_snprintf(o, 7, "\\u%04x", c);
+        }
+        else {
+            *o++ = (char)c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /** This child's connections: one line (or JSON object) each. */
 static void smdb_status_conns(request_rec *r, int json)
 {
@@ -2281,7 +2306,7 @@ static void smdb_status_conns(request_rec *r, int json)
             ap_rprintf(r, "%s{\"uri\": \"%s\", \"breaker\": \"%s\", "
                        "\"failures\": %d, \"clients_in_use\": %d, "
                        "\"pool\": \"%s\"}", sep,
-                       ap_escape_quotes(r->pool, c->redacted),
+                       smdb_json_escape(r->pool, c->redacted),
                        open ? "open" : "closed", failures, out, ready);
             sep = ", ";
         }
@@ -2311,7 +2336,8 @@ static int session_mongodb_status_handler(request_rec *r)
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    json = r->args && !strncmp(r->args, "json", 4);
+    json = r->args && (!strcmp(r->args, "json")
+                       || !strncmp(r->args, "json&", 5));
     ap_set_content_type(r, json ? "application/json" : "text/plain");
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
     if (r->header_only) {
@@ -2486,7 +2512,7 @@ static int session_mongodb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SMDB_LOGNO(00105)
                          "no shared memory for server-wide counters; the "
-                         "status page shows this child's only");
+                         "status page's server.* counters stay at 0");
         }
         ap_add_version_component(pconf, "mod_session_mongodb/"
                                  SMDB_VERSION);

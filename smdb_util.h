@@ -41,12 +41,6 @@ SMDB_HIDDEN int smdb_attr_named(const char *attrs, const char *attr);
 SMDB_HIDDEN const char *smdb_redact(apr_pool_t *p, const char *uri);
 
 /** A Cookie header value without the pairs called name (exactly), in p;
- * "" when nothing is left. */
-SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
-                                            const char *header,
-                                            const char *name);
-
-/** A Cookie header value without the pairs called name (exactly), in p;
  * "" when nothing is left. Pairs are separated by ';' or ',', as httpd's
  * ap_cookie_read() reads them. */
 SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,

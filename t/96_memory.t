@@ -9,8 +9,12 @@ use Apache::TestUtil;
 use SMDB::Test;
 use File::Spec::Functions qw(catfile);
 
-my $n = $ENV{MSM_SOAK_REQUESTS} || 20000;
-plan tests => 5, need_module 'mod_session_mongodb.c', 'mod_session.c', 'mod_headers.c';
+# Under AddressSanitizer (t/run with MSM_ASAN) RSS says nothing (its
+# quarantine keeps freed memory): the requests run, the RSS check not.
+my $asan = $ENV{MSM_HTTPD_PRELOAD} ? 1 : 0;
+my $n = $asan ? 5000 : $ENV{MSM_SOAK_REQUESTS} || 20000;
+plan tests => 5 - $asan, need_module 'mod_session_mongodb.c', 'mod_session.c',
+    'mod_headers.c';
 
 my $vars = Apache::Test::vars();
 my $url = "http://127.0.0.1:$vars->{port}/plain-rw";
@@ -57,7 +61,8 @@ my @same = grep { exists $after->{$_} } keys %$before;
 ok @same > 0;    # children that lived through the run
 my @grown = map { "pid $_: $before->{$_} kB -> $after->{$_} kB" }
     grep { $after->{$_} - $before->{$_} > 2048 } @same;
-ok t_cmp(join('; ', @grown), '', "no child grew by more than 2 MB over $n requests");
+ok t_cmp(join('; ', @grown), '', "no child grew by more than 2 MB over $n requests")
+    unless $asan;
 my $doc = db_one('smdb_test', 'soak', sha256_hex($token));
 ok t_cmp($doc->{version} > $n / 20 ? 1 : 0, 1,
          "the session was written over and over (version $doc->{version}; "
