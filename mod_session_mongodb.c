@@ -952,8 +952,9 @@ static void *APR_THREAD_FUNC smdb_housekeeper(apr_thread_t *thd, void *data)
     return NULL;
 }
 
-/** Runs first among the child's cleanups (registered last): stop the
- * housekeeper before the pools it uses are destroyed. */
+/** A pre-cleanup of pchild, so it runs before pchild destroys its
+ * subpools (the thread's pool is one) and before the other cleanups:
+ * stop the housekeeper before anything it uses is gone. */
 static apr_status_t smdb_housekeeper_stop(void *data)
 {
     apr_status_t rv;
@@ -2559,8 +2560,9 @@ static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
                      "will be created and expired sessions stay until "
                      "removed by hand");
     }
-    apr_pool_cleanup_register(pchild, NULL, smdb_housekeeper_stop,
-                              apr_pool_cleanup_null);
+    /* a pre-cleanup: it must run before pchild destroys its subpools,
+     * among them the thread's own */
+    apr_pool_pre_cleanup_register(pchild, NULL, smdb_housekeeper_stop);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -38,7 +38,9 @@ sub children {
 
 sub ab {
     my ($count, $cookie) = @_;
-    my $out = `ab -q -k -n $count -c 8 -C 'wsid=$cookie' '$url' 2>&1`;
+    # no more clients than the server has workers (prefork: a few)
+    my $c = $vars->{maxclients} && $vars->{maxclients} < 8 ? $vars->{maxclients} : 8;
+    my $out = `ab -q -k -n $count -c $c -C 'wsid=$cookie' '$url' 2>&1`;
     my ($failed) = $out =~ /^Failed requests:\s+(\d+)/m;
     my ($non2xx) = $out =~ /^Non-2xx responses:\s+(\d+)/m;
     return (($failed // 99999) + ($non2xx // 0), $out);
