@@ -33,7 +33,7 @@ my @cases = (
       qr/SessionMongoDBTTLIndex must be On or Off/ ],
 );
 
-plan tests => 2 * @cases, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 2 * @cases + 1, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 my $vars = Apache::Test::vars();
 my $cfg = Apache::Test::config();
@@ -75,4 +75,17 @@ CONF
     else {
         ok t_cmp($out, $msg, "$name: message names the directive");
     }
+}
+
+# The test server runs the module built in this tree, even where a copy is
+# installed and enabled on the system (t/TEST.PL does not inherit it).
+{
+    my $pidfile = $vars->{t_pid_file};
+    open my $pf, '<', $pidfile or die "$pidfile: $!";
+    chomp(my $pid = <$pf>);
+    open my $mf, '<', "/proc/$pid/maps" or die "/proc/$pid/maps: $!";
+    my %mapped = map { m{(\S*mod_session_mongodb\.so)$} ? ($1 => 1) : () } <$mf>;
+    require Cwd;
+    ok t_cmp(join(" ", sort keys %mapped), Cwd::abs_path($so),
+             'the test server maps this tree\'s module and no other copy');
 }
