@@ -68,6 +68,16 @@
 #define SMDB_NOTE_COMMANDS      "session-mongodb-commands"
 #define SMDB_INDEX_RETRY        apr_time_from_sec(30)
 
+/* bench/run builds a second copy of the module with
+ * -DSMDB_BENCH_LAST_WRITE_WINS: saves overwrite whatever is stored, as
+ * every other session store does, so that the benchmark can show what
+ * the compare-and-set costs. Never for production. */
+#ifdef SMDB_BENCH_LAST_WRITE_WINS
+#define SMDB_CAS 0
+#else
+#define SMDB_CAS 1
+#endif
+
 module AP_MODULE_DECLARE_DATA session_mongodb_module;
 APLOG_USE_MODULE(session_mongodb);
 
@@ -1879,7 +1889,9 @@ static apr_status_t session_mongodb_decode(request_rec *r, session_rec *z)
         if (e->z == z && !e->decoded) {
             e->decoded = 1;
             e->had_form_user = smdb_form_user(z) != NULL;
-            e->snapshot = apr_table_copy(rq->r->pool, z->entries);
+            if (SMDB_CAS) {
+                e->snapshot = apr_table_copy(rq->r->pool, z->entries);
+            }
         }
     }
     return DECLINED;
@@ -2004,6 +2016,9 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
     apr_status_t rv;
     int i;
 
+    if (!SMDB_CAS) {
+        return smdb_write(r, rq, e, id, value, expiry, user, SMDB_W_FORCE);
+    }
     for (i = 0; i < SMDB_CAS_TRIES; i++) {
         smdb_doc d;
         session_rec *m;
