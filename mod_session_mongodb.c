@@ -48,6 +48,9 @@
 #include "mod_status.h"
 
 #include <mongoc/mongoc.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "smdb_version.h"
 #include "smdb_util.h"
@@ -515,6 +518,55 @@ static const command_rec smdb_cmds[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* counters for the status page                                         */
+/* ------------------------------------------------------------------ */
+
+/* What the status page counts: in this child (a static array) and in the
+ * whole server since its last (re)start (an anonymous shared memory
+ * segment made before the fork). 64-bit atomics on both. */
+typedef enum {
+    SMDB_STAT_LOADS,            /* finds of a session */
+    SMDB_STAT_NOT_FOUND,        /* ... that found no document */
+    SMDB_STAT_EXPIRED,          /* ... that found it expired */
+    SMDB_STAT_SAVES,            /* successful writes */
+    SMDB_STAT_REMOVES,          /* successful deletes */
+    SMDB_STAT_CONFLICTS,        /* compare-and-sets lost to a parallel save */
+    SMDB_STAT_ERRORS,           /* operations that failed */
+    SMDB_STAT_TIMEOUTS,         /* ... because MongoDB was out of reach */
+    SMDB_STAT_REFUSED,          /* saves refused (failed load, size, ...) */
+    SMDB_STAT_BREAKER_SKIPS,    /* operations not tried: breaker open */
+    SMDB_STAT_SWEEPS,           /* sweeps of expired sessions done */
+    SMDB_STAT_SWEPT,            /* ... and the documents they deleted */
+    SMDB_STAT_LOAD_USEC,        /* time spent in finds; the ones from here
+                                 * on are for averages, not shown */
+    SMDB_STAT_SAVE_USEC,        /* time spent in writes */
+    SMDB_STAT_SAVE_OPS,         /* writes tried (for the average) */
+    SMDB_STAT_N
+} smdb_stat;
+
+static const char *const smdb_stat_names[SMDB_STAT_N] = {
+    "loads", "not_found", "expired", "saves", "removes", "conflicts",
+    "errors", "timeouts", "refused_saves", "breaker_skips", "sweeps",
+    "swept", "load_usec", "save_usec", "save_ops"
+};
+
+static apr_uint64_t smdb_child_stats[SMDB_STAT_N];
+static apr_uint64_t *smdb_server_stats;     /* in shared memory, or NULL */
+
+static void smdb_count(smdb_stat which, apr_uint64_t n)
+{
+    __atomic_fetch_add(&smdb_child_stats[which], n, __ATOMIC_RELAXED);
+    if (smdb_server_stats) {
+        __atomic_fetch_add(&smdb_server_stats[which], n, __ATOMIC_RELAXED);
+    }
+}
+
+static apr_uint64_t smdb_stat_get(const apr_uint64_t *stats, smdb_stat which)
+{
+    return stats ? __atomic_load_n(&stats[which], __ATOMIC_RELAXED) : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* per-process state: client pools, indexes, the housekeeper thread    */
 /* ------------------------------------------------------------------ */
 
@@ -533,6 +585,7 @@ typedef struct {
     apr_time_t retry_at;        /* after a failed attempt */
     apr_time_t next_sweep;
     int sweep_interval;         /* seconds */
+    apr_uint32_t tag;           /* hash of URI, database and collection */
 } smdb_coll;
 
 /** One client pool per distinct URI (and timeout and retry interval) per
@@ -553,17 +606,41 @@ typedef struct smdb_conn {
     apr_hash_t *colls;          /* "db\0coll" -> smdb_coll */
     apr_pool_t *p;              /* pchild */
     server_rec *s;
+    mongoc_client_t *hk_client; /* the housekeeper's own client */
 } smdb_conn;
 
 /** Per-child process state. */
 static struct {
     apr_pool_t *p;
     apr_hash_t *conns;          /* "timeout uri" -> smdb_conn */
-    apr_thread_t *housekeeper;
-    apr_thread_mutex_t *sweep_mutex;
-    apr_thread_cond_t *sweep_cond;
-    int stopping;
+    server_rec *s;
 } smdb_child;
+
+/* The housekeeper thread and the child's exit share this state, in
+ * static storage that outlives pchild. The thread holds `lock` at all
+ * times except while it sleeps and while it waits on MongoDB. The exit
+ * sets `stopping` and waits up to SMDB_HK_EXIT_WAIT for the thread to
+ * end; if it is still waiting on MongoDB then (a long sweep, a server
+ * that hangs), the exit sets `abandoned` and goes on. From then on the
+ * thread touches nothing but its stack and its own client, which are
+ * never freed, and it ends with the process. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t thread;
+    int started;
+    int stopping;
+    int done;
+    int abandoned;
+} smdb_hk = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0,
+             0, 0};
+
+/* How long the housekeeper waits for an answer: a sweep on a server
+ * without a usable index reads the whole collection, which takes seconds
+ * at 100 000 sessions on FerretDB, far longer than a request may wait.
+ * It runs off the request path, on its own client. */
+#define SMDB_HK_SOCKET_TIMEOUT  120000  /* ms */
+#define SMDB_HK_EXIT_WAIT       1       /* s */
 
 /** Per-request state; one per top-level request, in its request_config.
  * Commands of the active request are counted by the APM callback. */
@@ -638,6 +715,11 @@ static apr_status_t smdb_conn_cleanup(void *data)
 {
     smdb_conn *conn = data;
 
+    if (conn->hk_client && !smdb_hk.abandoned) {
+        mongoc_client_destroy(conn->hk_client);
+    }
+    conn->hk_client = NULL;
+
     if (conn->pool) {
         mongoc_client_pool_destroy(conn->pool);
         conn->pool = NULL;
@@ -645,15 +727,13 @@ static apr_status_t smdb_conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/** Create conn's client pool (child_init, or one request thread).
- * Creating a pool does no I/O, except an SRV lookup for mongodb+srv://
- * and reading TLS files; when that fails the pool is tried again at most
- * every SMDB_INDEX_RETRY, on a request's first use. */
-static void smdb_conn_connect(smdb_conn *conn)
+/** conn's URI with every wait bounded: timeout_ms for server selection,
+ * connecting and the wait queue, socket_ms for an answer, unless the URI
+ * says otherwise (libmongoc's own defaults, 30 s selection and 5 min
+ * socket, would hang the workers). NULL (logged) when it does not parse. */
+static mongoc_uri_t *smdb_conn_uri(const smdb_conn *conn, int socket_ms)
 {
     mongoc_uri_t *muri;
-    mongoc_client_pool_t *pool;
-    mongoc_apm_callbacks_t *cbs;
     bson_error_t error;
     int t = conn->timeout_ms;
 
@@ -663,23 +743,37 @@ static void smdb_conn_connect(smdb_conn *conn)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, conn->s, SMDB_LOGNO(00202)
                      "cannot parse SessionMongoDBURI %s: %s",
                      conn->redacted, error.message);
-        return;
+        return NULL;
     }
-    /* Bound every wait unless the URI says otherwise: libmongoc's own
-     * defaults (30 s selection, 5 min socket) would hang the workers. */
-#define SMDB_DEFAULT_OPTION(name) \
+#define SMDB_DEFAULT_OPTION(name, ms) \
     if (!mongoc_uri_has_option(muri, name)) { \
-        mongoc_uri_set_option_as_int32(muri, name, t); \
+        mongoc_uri_set_option_as_int32(muri, name, ms); \
     }
-    SMDB_DEFAULT_OPTION(MONGOC_URI_SERVERSELECTIONTIMEOUTMS);
-    SMDB_DEFAULT_OPTION(MONGOC_URI_CONNECTTIMEOUTMS);
-    SMDB_DEFAULT_OPTION(MONGOC_URI_SOCKETTIMEOUTMS);
-    SMDB_DEFAULT_OPTION(MONGOC_URI_WAITQUEUETIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_CONNECTTIMEOUTMS, t);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_SOCKETTIMEOUTMS, socket_ms);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_WAITQUEUETIMEOUTMS, t);
 #undef SMDB_DEFAULT_OPTION
     if (!mongoc_uri_has_option(muri, MONGOC_URI_APPNAME)) {
         mongoc_uri_set_appname(muri, "mod_session_mongodb/" SMDB_VERSION);
     }
+    return muri;
+}
 
+/** Create conn's client pool (child_init, or one request thread).
+ * Creating a pool does no I/O, except an SRV lookup for mongodb+srv://
+ * and reading TLS files; when that fails the pool is tried again at most
+ * every SMDB_INDEX_RETRY, on a request's first use. */
+static void smdb_conn_connect(smdb_conn *conn)
+{
+    mongoc_uri_t *muri = smdb_conn_uri(conn, conn->timeout_ms);
+    mongoc_client_pool_t *pool;
+    mongoc_apm_callbacks_t *cbs;
+    bson_error_t error;
+
+    if (!muri) {
+        return;
+    }
     pool = mongoc_client_pool_new_with_error(muri, &error);
     mongoc_uri_destroy(muri);
     if (!pool) {
@@ -771,9 +865,13 @@ static void smdb_coll_use(smdb_conn *conn, request_rec *r, const char *db,
     apr_thread_mutex_lock(conn->mutex);
     c = apr_hash_get(conn->colls, key, APR_HASH_KEY_STRING);
     if (!c) {
+        const char *tag = apr_pstrcat(r->pool, conn->uri, " ", key, NULL);
+        apr_ssize_t len = strlen(tag);
+
         c = apr_pcalloc(conn->p, sizeof(*c));
         c->database = apr_pstrdup(conn->p, db);
         c->collection = apr_pstrdup(conn->p, coll);
+        c->tag = apr_hashfunc_default(tag, &len);
         c->state = SMDB_IDX_OFF;
         c->sweep_interval = srv_sweep_interval(sc);
         apr_hash_set(conn->colls, apr_pstrdup(conn->p, key),
@@ -786,11 +884,64 @@ static void smdb_coll_use(smdb_conn *conn, request_rec *r, const char *db,
     apr_thread_mutex_unlock(conn->mutex);
 }
 
+/** Back from waiting on MongoDB: take the housekeeper's lock again.
+ * 0 (and the lock not held) when the child abandoned the thread. */
+static int smdb_hk_resume(void)
+{
+    pthread_mutex_lock(&smdb_hk.lock);
+    if (smdb_hk.abandoned) {
+        pthread_mutex_unlock(&smdb_hk.lock);
+        return 0;
+    }
+    return 1;
+}
+
+/** The housekeeper's client for conn, made on first use: its own
+ * single-threaded client (the pool's clients are for requests), which
+ * waits up to SMDB_HK_SOCKET_TIMEOUT for an answer. NULL (logged) when it
+ * cannot be made; *alive is 0 when the thread was abandoned. */
+static mongoc_client_t *smdb_hk_client(smdb_conn *conn, int *alive)
+{
+    mongoc_uri_t *muri;
+    mongoc_client_t *client;
+    bson_error_t error;
+
+    *alive = 1;
+    if (conn->hk_client) {
+        return conn->hk_client;
+    }
+    muri = smdb_conn_uri(conn, conn->timeout_ms > SMDB_HK_SOCKET_TIMEOUT
+                               ? conn->timeout_ms : SMDB_HK_SOCKET_TIMEOUT);
+    if (!muri) {
+        return NULL;
+    }
+    /* without the lock: an SRV lookup can take long */
+    pthread_mutex_unlock(&smdb_hk.lock);
+    client = mongoc_client_new_from_uri_with_error(muri, &error);
+    mongoc_uri_destroy(muri);
+    if (!smdb_hk_resume()) {
+        *alive = 0;
+        return NULL;
+    }
+    if (!client) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, conn->s, SMDB_LOGNO(00209)
+                     "the housekeeper cannot make a client for %s: %s; "
+                     "indexes and sweeps wait until it can (check "
+                     "SessionMongoDBURI: SRV records, TLS files)",
+                     conn->redacted, error.message);
+        return NULL;
+    }
+    mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+    conn->hk_client = client;
+    return client;
+}
+
 /** Create the TTL and user indexes of collection c with client. On a
  * server that refuses TTL indexes, fall back to sweeping, and say so
- * once per collection per child. Housekeeper thread only. */
-static void smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
-                                smdb_coll *c)
+ * once per collection per child. Housekeeper only: returns 0 when the
+ * thread was abandoned while it waited. */
+static int smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
+                               smdb_coll *c)
 {
     mongoc_database_t *db;
     bson_t cmd = BSON_INITIALIZER, idx, ttl, user, key, reply;
@@ -815,11 +966,15 @@ static void smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
     bson_append_array_end(&cmd, &idx);
 
     db = mongoc_client_get_database(client, c->database);
+    pthread_mutex_unlock(&smdb_hk.lock);
     ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply,
                                                  &error);
     mongoc_database_destroy(db);
     bson_destroy(&reply);
     bson_destroy(&cmd);
+    if (!smdb_hk_resume()) {
+        return 0;
+    }
 
     apr_thread_mutex_lock(conn->mutex);
     if (ok) {
@@ -835,7 +990,7 @@ static void smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
         c->next_sweep = 0;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, conn->s, SMDB_LOGNO(00207)
                      "cannot create the TTL index on %s.%s at %s (%s); "
-                     "this process deletes expired sessions itself every "
+                     "this server deletes expired sessions itself every "
                      "%d s instead. To let MongoDB do it, create "
                      "{expiry: 1} with expireAfterSeconds: 0 by hand or "
                      "grant createIndex.", c->database, c->collection,
@@ -849,54 +1004,98 @@ static void smdb_ensure_indexes(smdb_conn *conn, mongoc_client_t *client,
                      error.message);
     }
     apr_thread_mutex_unlock(conn->mutex);
+    return 1;
 }
 
-/** Delete the expired documents of collection c. Housekeeper only. */
-static void smdb_sweep(smdb_conn *conn, mongoc_client_t *client,
-                       smdb_coll *c, apr_time_t now)
+/* Sweeps are shared by the children of a server: one slot per collection
+ * in shared memory (after the counters) holds the collection's tag in
+ * its high 32 bits and, in its low 32 bits, when its next sweep is due
+ * (seconds since the epoch). A child sweeps only after winning the slot
+ * with a compare-and-swap; a slot that another collection holds (a hash
+ * collision) is taken over, which at worst sweeps both more often. */
+#define SMDB_SWEEP_SLOTS 64
+static apr_uint64_t *smdb_sweep_slots;      /* in shared memory, or NULL */
+
+/** Whether this child sweeps c now (no other child of this server has
+ * swept it within its interval). */
+static int smdb_sweep_claim(const smdb_coll *c, apr_time_t now)
+{
+    apr_uint64_t *slot, old, mine;
+    apr_uint64_t now_s = (apr_uint64_t)apr_time_sec(now);
+
+    if (!smdb_sweep_slots) {
+        return 1;
+    }
+    slot = &smdb_sweep_slots[c->tag % SMDB_SWEEP_SLOTS];
+    old = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if ((apr_uint32_t)(old >> 32) == c->tag
+        && (old & 0xffffffffu) > now_s) {
+        return 0;
+    }
+    mine = ((apr_uint64_t)c->tag << 32)
+           | ((now_s + (apr_uint64_t)c->sweep_interval) & 0xffffffffu);
+    return __atomic_compare_exchange_n(slot, &old, mine, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+/** Delete the expired documents of collection c. Housekeeper only:
+ * returns 0 when the thread was abandoned while it waited. */
+static int smdb_sweep(smdb_conn *conn, mongoc_client_t *client,
+                      smdb_coll *c, apr_time_t now)
 {
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, c->database, c->collection);
     bson_t filter = BSON_INITIALIZER, lt, reply;
     bson_error_t error;
+    apr_time_t started = apr_time_now();
+    int64_t n = -1;
 
     BSON_APPEND_DOCUMENT_BEGIN(&filter, "expiry", &lt);
     BSON_APPEND_DATE_TIME(&lt, "$lt", apr_time_as_msec(now));
     bson_append_document_end(&filter, &lt);
+    pthread_mutex_unlock(&smdb_hk.lock);
     if (mongoc_collection_delete_many(coll, &filter, NULL, &reply, &error)) {
         bson_iter_t it;
-        int64_t n = 0;
 
+        n = 0;
         if (bson_iter_init_find(&it, &reply, "deletedCount")) {
             n = bson_iter_as_int64(&it);
         }
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, conn->s, SMDB_LOGNO(00204)
-                     "swept %" PRId64 " expired sessions from %s.%s", n,
-                     c->database, c->collection);
-    }
-    else {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, conn->s, SMDB_LOGNO(00205)
-                     "cannot delete expired sessions from %s.%s at %s: %s; "
-                     "will try again", c->database, c->collection,
-                     conn->redacted, error.message);
     }
     bson_destroy(&reply);
     bson_destroy(&filter);
     mongoc_collection_destroy(coll);
+    if (!smdb_hk_resume()) {
+        return 0;
+    }
+    if (n >= 0) {
+        smdb_count(SMDB_STAT_SWEEPS, 1);
+        smdb_count(SMDB_STAT_SWEPT, (apr_uint64_t)n);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, conn->s, SMDB_LOGNO(00204)
+                     "swept %" PRId64 " expired sessions from %s.%s in "
+                     "%" APR_TIME_T_FMT " ms", n, c->database, c->collection,
+                     apr_time_as_msec(apr_time_now() - started));
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, conn->s, SMDB_LOGNO(00205)
+                     "cannot delete expired sessions from %s.%s at %s: %s; "
+                     "will try again in %d s", c->database, c->collection,
+                     conn->redacted, error.message, c->sweep_interval);
+    }
+    return 1;
 }
 
 /** One round of housekeeping on a connection: indexes of collections
- * seen for the first time, sweeps that are due. With nothing to do, no
- * client is popped and nothing is sent. */
-static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
+ * seen for the first time, sweeps that are due. With nothing to do,
+ * nothing is sent. Returns 0 when the thread was abandoned. */
+static int smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
 {
     apr_hash_index_t *hi;
     apr_array_header_t *index = apr_array_make(p, 4, sizeof(smdb_coll *));
     apr_array_header_t *sweep = apr_array_make(p, 4, sizeof(smdb_coll *));
     apr_time_t now = apr_time_now();
-    mongoc_client_pool_t *pool;
     mongoc_client_t *client;
-    int i;
+    int i, alive;
 
     apr_thread_mutex_lock(conn->mutex);
     for (hi = apr_hash_first(p, conn->colls); hi; hi = apr_hash_next(hi)) {
@@ -907,77 +1106,111 @@ static void smdb_housekeep_conn(smdb_conn *conn, apr_pool_t *p)
         }
         else if (c->state == SMDB_IDX_SWEEP && c->next_sweep <= now) {
             c->next_sweep = now + apr_time_from_sec(c->sweep_interval);
-            APR_ARRAY_PUSH(sweep, smdb_coll *) = c;
+            if (smdb_sweep_claim(c, now)) {
+                APR_ARRAY_PUSH(sweep, smdb_coll *) = c;
+            }
         }
     }
     apr_thread_mutex_unlock(conn->mutex);
-    pool = apr_atomic_casptr((void *)&conn->pool, NULL, NULL);
-    if ((!index->nelts && !sweep->nelts) || !pool) {
-        return;
+    if (!index->nelts && !sweep->nelts) {
+        return 1;
     }
-    client = mongoc_client_pool_pop(pool);
+    client = smdb_hk_client(conn, &alive);
     if (!client) {
-        return;
+        apr_thread_mutex_lock(conn->mutex);
+        for (i = 0; alive && i < index->nelts; i++) {
+            APR_ARRAY_IDX(index, i, smdb_coll *)->retry_at =
+                now + SMDB_INDEX_RETRY;
+        }
+        apr_thread_mutex_unlock(conn->mutex);
+        return alive;
     }
     for (i = 0; i < index->nelts; i++) {
-        smdb_ensure_indexes(conn, client, APR_ARRAY_IDX(index, i,
-                                                        smdb_coll *));
+        if (!smdb_ensure_indexes(conn, client,
+                                 APR_ARRAY_IDX(index, i, smdb_coll *))) {
+            return 0;
+        }
     }
     for (i = 0; i < sweep->nelts; i++) {
-        smdb_sweep(conn, client, APR_ARRAY_IDX(sweep, i, smdb_coll *), now);
+        if (!smdb_sweep(conn, client, APR_ARRAY_IDX(sweep, i, smdb_coll *),
+                        now)) {
+            return 0;
+        }
     }
-    mongoc_client_pool_push(pool, client);
+    return 1;
 }
 
 /** The housekeeper thread, one per child: once a second it creates the
  * indexes of newly used collections and sweeps what is due, so that no
  * request waits for either. Stops when the child exits. */
-static void *APR_THREAD_FUNC smdb_housekeeper(apr_thread_t *thd, void *data)
+static void *smdb_housekeeper(void *data)
 {
     apr_pool_t *p;
 
     (void)data;
     apr_pool_create(&p, NULL);
-    apr_thread_mutex_lock(smdb_child.sweep_mutex);
-    while (!smdb_child.stopping) {
+    pthread_mutex_lock(&smdb_hk.lock);
+    while (!smdb_hk.stopping) {
         apr_hash_index_t *hi;
+        struct timespec until;
 
-        apr_thread_cond_timedwait(smdb_child.sweep_cond,
-                                  smdb_child.sweep_mutex,
-                                  apr_time_from_sec(1));
-        if (smdb_child.stopping) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&smdb_hk.cond, &smdb_hk.lock, &until);
+        if (smdb_hk.stopping) {
             break;
         }
-        apr_thread_mutex_unlock(smdb_child.sweep_mutex);
         for (hi = apr_hash_first(p, smdb_child.conns); hi;
              hi = apr_hash_next(hi)) {
-            smdb_housekeep_conn(apr_hash_this_val(hi), p);
+            if (!smdb_housekeep_conn(apr_hash_this_val(hi), p)) {
+                return NULL;        /* abandoned: touch nothing */
+            }
         }
         apr_pool_clear(p);
-        apr_thread_mutex_lock(smdb_child.sweep_mutex);
     }
-    apr_thread_mutex_unlock(smdb_child.sweep_mutex);
+    smdb_hk.done = 1;
+    pthread_cond_broadcast(&smdb_hk.cond);
+    pthread_mutex_unlock(&smdb_hk.lock);
     apr_pool_destroy(p);
-    apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }
 
-/** A pre-cleanup of pchild, so it runs before pchild destroys its
- * subpools (the thread's pool is one) and before the other cleanups:
- * stop the housekeeper before anything it uses is gone. */
+/** A pre-cleanup of pchild, so it runs before the other cleanups: stop
+ * the housekeeper before anything it uses is gone. It gets
+ * SMDB_HK_EXIT_WAIT to finish what it is doing; a housekeeper that is
+ * still waiting on MongoDB then is abandoned (see smdb_hk), so that the
+ * child's exit never waits for a long sweep or a hung server. */
 static apr_status_t smdb_housekeeper_stop(void *data)
 {
-    apr_status_t rv;
+    struct timespec until;
 
     (void)data;
-    if (smdb_child.housekeeper) {
-        apr_thread_mutex_lock(smdb_child.sweep_mutex);
-        smdb_child.stopping = 1;
-        apr_thread_cond_signal(smdb_child.sweep_cond);
-        apr_thread_mutex_unlock(smdb_child.sweep_mutex);
-        apr_thread_join(&rv, smdb_child.housekeeper);
-        smdb_child.housekeeper = NULL;
+    if (!smdb_hk.started) {
+        return APR_SUCCESS;
     }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SMDB_HK_EXIT_WAIT;
+    pthread_mutex_lock(&smdb_hk.lock);
+    smdb_hk.stopping = 1;
+    pthread_cond_broadcast(&smdb_hk.cond);
+    while (!smdb_hk.done) {
+        if (pthread_cond_timedwait(&smdb_hk.cond, &smdb_hk.lock, &until)
+            == ETIMEDOUT && !smdb_hk.done) {
+            smdb_hk.abandoned = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&smdb_hk.lock);
+    if (smdb_hk.abandoned) {
+        pthread_detach(smdb_hk.thread);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, smdb_child.s, SMDB_LOGNO(00210)
+                     "the housekeeper is still waiting on MongoDB; this "
+                     "process exits without waiting for it");
+    }
+    else {
+        pthread_join(smdb_hk.thread, NULL);
+    }
+    smdb_hk.started = 0;
     return APR_SUCCESS;
 }
 
@@ -986,55 +1219,12 @@ static apr_status_t smdb_child_cleanup(void *data)
 {
     (void)data;
     mongoc_log_set_handler(NULL, NULL);
-    mongoc_cleanup();
+    if (!smdb_hk.abandoned) {
+        /* not under a thread that may still be inside libmongoc */
+        mongoc_cleanup();
+    }
     memset(&smdb_child, 0, sizeof(smdb_child));
     return APR_SUCCESS;
-}
-
-/* ------------------------------------------------------------------ */
-/* counters for the status page                                         */
-/* ------------------------------------------------------------------ */
-
-/* What the status page counts: in this child (a static array) and in the
- * whole server since its last (re)start (an anonymous shared memory
- * segment made before the fork). 64-bit atomics on both. */
-typedef enum {
-    SMDB_STAT_LOADS,            /* finds of a session */
-    SMDB_STAT_NOT_FOUND,        /* ... that found no document */
-    SMDB_STAT_EXPIRED,          /* ... that found it expired */
-    SMDB_STAT_SAVES,            /* successful writes */
-    SMDB_STAT_REMOVES,          /* successful deletes */
-    SMDB_STAT_CONFLICTS,        /* compare-and-sets lost to a parallel save */
-    SMDB_STAT_ERRORS,           /* operations that failed */
-    SMDB_STAT_TIMEOUTS,         /* ... because MongoDB was out of reach */
-    SMDB_STAT_REFUSED,          /* saves refused (failed load, size, ...) */
-    SMDB_STAT_BREAKER_SKIPS,    /* operations not tried: breaker open */
-    SMDB_STAT_LOAD_USEC,        /* time spent in finds */
-    SMDB_STAT_SAVE_USEC,        /* time spent in writes */
-    SMDB_STAT_SAVE_OPS,         /* writes tried (for the average) */
-    SMDB_STAT_N
-} smdb_stat;
-
-static const char *const smdb_stat_names[SMDB_STAT_N] = {
-    "loads", "not_found", "expired", "saves", "removes", "conflicts",
-    "errors", "timeouts", "refused_saves", "breaker_skips",
-    "load_usec", "save_usec", "save_ops"
-};
-
-static apr_uint64_t smdb_child_stats[SMDB_STAT_N];
-static apr_uint64_t *smdb_server_stats;     /* in shared memory, or NULL */
-
-static void smdb_count(smdb_stat which, apr_uint64_t n)
-{
-    __atomic_fetch_add(&smdb_child_stats[which], n, __ATOMIC_RELAXED);
-    if (smdb_server_stats) {
-        __atomic_fetch_add(&smdb_server_stats[which], n, __ATOMIC_RELAXED);
-    }
-}
-
-static apr_uint64_t smdb_stat_get(const apr_uint64_t *stats, smdb_stat which)
-{
-    return stats ? __atomic_load_n(&stats[which], __ATOMIC_RELAXED) : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1291,8 +1481,8 @@ static mongoc_client_t *smdb_op_begin(request_rec *r, smdb_req *rq)
         if (!rq->client) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
                           "no free MongoDB client for %s within %d ms; "
-                          "raise maxPoolSize in SessionMongoDBURI above "
-                          "ThreadsPerChild (one more for the housekeeper)", rq->conn->redacted,
+                          "raise maxPoolSize in SessionMongoDBURI to at "
+                          "least ThreadsPerChild", rq->conn->redacted,
                           rq->conn->timeout_ms);
             smdb_breaker_abandon(rq->conn);
             return NULL;
@@ -2518,12 +2708,15 @@ static int session_mongodb_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
         /* server-wide counters: made before the fork, shared by every
          * child of this generation; freed with pconf */
-        smdb_server_stats = NULL;
-        rv = apr_shm_create(&shm, sizeof(apr_uint64_t) * SMDB_STAT_N, NULL,
-                            pconf);
+        apr_size_t size = sizeof(apr_uint64_t)
+                          * (SMDB_STAT_N + SMDB_SWEEP_SLOTS);
+
+        smdb_server_stats = smdb_sweep_slots = NULL;
+        rv = apr_shm_create(&shm, size, NULL, pconf);
         if (rv == APR_SUCCESS) {
             smdb_server_stats = apr_shm_baseaddr_get(shm);
-            memset(smdb_server_stats, 0, sizeof(apr_uint64_t) * SMDB_STAT_N);
+            memset(smdb_server_stats, 0, size);
+            smdb_sweep_slots = smdb_server_stats + SMDB_STAT_N;
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SMDB_LOGNO(00105)
@@ -2556,6 +2749,7 @@ static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
                               apr_pool_cleanup_null);
     smdb_child.p = pchild;
     smdb_child.conns = apr_hash_make(pchild);
+    smdb_child.s = s;
     for (v = s; v; v = v->next) {
         smdb_srv_conf *sc = ap_get_module_config(v->module_config,
                                                  &session_mongodb_module);
@@ -2563,13 +2757,10 @@ static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
         sc->conn = smdb_conn_get(pchild, v, sc);
     }
 
-    apr_thread_mutex_create(&smdb_child.sweep_mutex,
-                            APR_THREAD_MUTEX_DEFAULT, pchild);
-    apr_thread_cond_create(&smdb_child.sweep_cond, pchild);
-    rv = apr_thread_create(&smdb_child.housekeeper, NULL, smdb_housekeeper, NULL,
-                           pchild);
-    if (rv != APR_SUCCESS) {
-        smdb_child.housekeeper = NULL;
+    smdb_hk.stopping = smdb_hk.done = smdb_hk.abandoned = 0;
+    rv = pthread_create(&smdb_hk.thread, NULL, smdb_housekeeper, NULL);
+    smdb_hk.started = rv == 0;
+    if (rv) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, SMDB_LOGNO(00104)
                      "cannot start the housekeeper thread; no TTL index "
                      "will be created and expired sessions stay until "

@@ -10,7 +10,7 @@ use SMDB::Test;
 use JSON::PP ();
 use Time::HiRes qw(sleep time);
 
-plan tests => 8, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 13, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 my $json = JSON::PP->new;
 sub indexes {
@@ -47,7 +47,7 @@ if ($idx->{expiry_1}) {
     ok t_cmp(join(',', keys %{ $ttl->{key} }), 'expiry', 'on the expiry field');
     ok t_cmp(exists $idx->{user_1} ? 1 : 0, 1, 'user index for revocation');
     ok t_cmp($log =~ /SMDB00207/ ? 1 : 0, 0, 'no fallback warning');
-    ok 1;    # no sweep to check on this server: MongoDB's TTL monitor does it
+    skip "this server has TTL indexes: nothing for the module to sweep", 1;
 }
 else {
     # the server refused: one warning per collection and child, then sweeps
@@ -79,3 +79,58 @@ ok $n->cookie('nsid');
 sleep 2.5;
 ok t_cmp(join(',', sort keys %{ indexes('smdb_test', "nottl_$ENV{MSM_RUN_ID}") }), '_id_',
          'SessionMongoDBTTLIndex Off creates no index');
+
+# A sweep longer than SessionMongoDBTimeout (250 ms in this virtual host):
+# 20 000 expired sessions on a server without TTL indexes. The housekeeper
+# waits on its own client, so the sweep completes instead of timing out
+# at every interval; only one child of the server sweeps per interval.
+sub server_stats {
+    Apache::TestRequest::module('default');
+    my $res = Apache::TestRequest::GET('/smdb-status?json');
+    die "status page: " . $res->code . "\n" unless $res->code == 200;
+    return $json->decode($res->content)->{server};
+}
+{
+    my $coll = "sweep_$ENV{MSM_RUN_ID}";
+    my $w = browser(module => 'smdb_sweep');
+    $w->get('/sweep?set=a:1');
+    my ($refused, $ttl);
+    for (1 .. 50) {
+        my $l = error_log_since(0);
+        $refused = $l =~ /SMDB00207[^\n]*smdb_test\.\Q$coll\E/;
+        $ttl = indexes('smdb_test', $coll)->{expiry_1};
+        last if $refused || $ttl;
+        sleep 0.2;
+    }
+    if (!$refused) {
+        skip "this server has TTL indexes: the module does not sweep", 5;
+    }
+    else {
+        my $mark = error_log_since(0);
+        my $stats0 = server_stats();
+        my $n = 20000;
+        db('fill', 'smdb_test', $coll, $n, 60000);
+        my $t0 = time;
+        my $left = $n;
+        while (time - $t0 < 60) {
+            ($left) = db('count', 'smdb_test', $coll, '{"value": "n=1"}');
+            last if !$left;
+            sleep 0.5;
+        }
+        ok t_cmp($left, 0, "all $n expired sessions swept");
+        my $log = substr(error_log_since(0), length $mark);
+        ok t_cmp($log =~ /SMDB00205[^\n]*\Q$coll\E/ ? 1 : 0, 0,
+                 'no sweep timed out');
+        my @live = db_find('smdb_test', $coll, {});
+        ok t_cmp(scalar(@live), 1, 'the live session is kept');
+        my $stats1 = server_stats();
+        ok t_cmp($stats1->{swept} - $stats0->{swept} >= $n ? 1 : 0, 1,
+                 'server.swept counts the deleted sessions');
+        # one sweep per second per collection for the whole server,
+        # however many children use it
+        my @sweeps = $log =~ /SMDB00204: swept \d+ expired sessions from smdb_test\.\Q$coll\E/g;
+        my $window = time - $t0;
+        ok t_cmp(@sweeps <= $window + 2 ? 1 : 0, 1,
+                 scalar(@sweeps) . " sweeps in ${window}s: at most one per interval");
+    }
+}

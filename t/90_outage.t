@@ -12,7 +12,7 @@ use SMDB::Test;
 use SMDB::Fault qw(fault_start fault_stop fault_pause fault_resume fault_uri);
 use Time::HiRes qw(time sleep);
 
-plan tests => 27, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 31, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 # one connection, so one child process and its circuit breaker
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1,
@@ -95,3 +95,44 @@ for (1 .. 20) {
 }
 ok t_cmp($ok ? 1 : 0, 1, 'sessions work after MongoDB restarted');
 ok t_cmp($e->values($e->get('/fault')), { r => '1' }, 'and read back');
+
+# The housekeeper waits long on MongoDB (its sweeps may take minutes), but
+# a child's exit does not wait for it: a server that hangs while the
+# housekeeper creates a collection's indexes, then a graceful restart.
+{
+    use File::Spec::Functions qw(catfile);
+    my $vars = Apache::Test::vars();
+    my $ppid = do {
+        open my $fh, '<', catfile($vars->{t_logs}, 'httpd.pid') or die "pid file: $!";
+        local $/; 0 + <$fh>;
+    };
+    my $mark = error_log_size();
+    # the housekeeper's client talks to the server (a collection's
+    # indexes), so that its next command goes out without a new check
+    browser(module => 'smdb_fault')->get('/fault-warm?set=w:1');
+    for (1 .. 50) {
+        last if error_log_since($mark) =~ /SMDB0020[67][^\n]*warm_/;
+        sleep 0.1;
+    }
+    fault_pause();
+    my $h = browser(module => 'smdb_fault');
+    $h->get('/fault-hang?set=h:1');    # a new collection: the housekeeper's next job
+    sleep 1.5;                         # ... which now hangs on the paused server
+    Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
+    my @old = grep { /^\d+$/ } map { s/\s+//gr } `ps -o pid= --ppid $ppid`;
+    my $t0 = time;
+    kill 'USR1', $ppid;                # graceful restart
+    my @left = @old;
+    while (@left && time - $t0 < 20) {
+        sleep 0.2;
+        @left = grep { kill 0, $_ } @old;
+    }
+    my $took = time - $t0;
+    fault_resume();
+    ok t_cmp(scalar(@old) > 0 ? 1 : 0, 1, 'children before the restart');
+    ok t_cmp($took < 8 ? 1 : 0, 1, sprintf('old children gone %.1f s after a graceful restart', $took));
+    my $log = error_log_since($mark);
+    ok t_cmp($log, qr/SMDB00210: the housekeeper is still waiting on MongoDB/,
+             'a hung housekeeper is left behind, and that is logged');
+    ok t_cmp($log =~ /exit signal|Segmentation|AH00052/ ? 1 : 0, 0, 'no child crashed');
+}

@@ -10,6 +10,9 @@
  *   msm-db update  DB COLL FILTER UPDATE   prints the matched count
  *   msm-db delete  DB COLL FILTER          deleteMany; prints the count
  *   msm-db indexes DB COLL                 one index spec a line
+ *   msm-db fill    DB COLL N AGE_MS        insert N session-shaped
+ *                                          documents that expired AGE_MS
+ *                                          ago (ids fill-0 ...), in bulk
  *   msm-db cas-probe DB COLL               how many of 16 simultaneous
  *                                          compare-and-set updates of
  *                                          one version succeed (MongoDB:
@@ -21,6 +24,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <time.h>
 
 #define PROBE_THREADS 16
 
@@ -202,6 +207,32 @@ int main(int argc, char **argv)
             printf("%lld\n", (long long)n);
         }
         bson_destroy(filter);
+    }
+    else if (!strcmp(cmd, "fill") && argc == 6) {
+        long n = atol(argv[4]), i;
+        int64_t expiry = (int64_t)time(NULL) * 1000 - atol(argv[5]);
+
+        ok = n > 0;
+        for (i = 0; ok && i < n; i += 1000) {
+            mongoc_bulk_operation_t *bulk =
+                mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+            long j;
+
+            for (j = i; j < n && j < i + 1000; j++) {
+                char id[32];
+                bson_t *doc;
+
+                snprintf(id, sizeof(id), "fill-%ld", j);
+                doc = BCON_NEW("_id", BCON_UTF8(id), "value",
+                               BCON_UTF8("n=1"), "expiry",
+                               BCON_DATE_TIME(expiry), "version",
+                               BCON_INT64(1));
+                mongoc_bulk_operation_insert(bulk, doc);
+                bson_destroy(doc);
+            }
+            ok = mongoc_bulk_operation_execute(bulk, NULL, &error) != 0;
+            mongoc_bulk_operation_destroy(bulk);
+        }
     }
     else if (!strcmp(cmd, "insert") && argc == 5) {
         bson_t *doc = json(argv[4]);
