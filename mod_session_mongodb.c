@@ -2188,6 +2188,34 @@ static session_rec *smdb_merge(request_rec *r, const smdb_entry *e,
     return m;
 }
 
+/** What goes into a new session when the owner changes away from a user
+ * (a logout, a login as someone else): only the keys that this request
+ * set or changed, never what the previous owner's session held, so that
+ * nothing of one user's session reaches the next person on that browser.
+ * The encoded session, or "" when nothing of its own is left (the
+ * session ends), or NULL when it cannot be encoded. */
+static const char *smdb_owner_changed(request_rec *r, const smdb_entry *e,
+                                      const session_rec *z)
+{
+    session_rec *m = apr_pcalloc(r->pool, sizeof(*m));
+    smdb_diff d;
+
+    m->pool = r->pool;
+    m->entries = apr_table_make(r->pool, 4);
+    d.base = e->snapshot ? e->snapshot : apr_table_make(r->pool, 1);
+    d.target = m->entries;
+    apr_table_do(smdb_apply_set, &d, z->entries, NULL);
+    if (apr_is_empty_table(m->entries)) {
+        return "";
+    }
+    m->expiry = z->expiry;
+    m->maxage = z->maxage;
+    if (ap_run_session_encode(r, m) != OK || !m->encoded) {
+        return NULL;
+    }
+    return m->encoded;
+}
+
 /**
  * Save z over a stored session without losing what parallel requests of
  * the same session wrote since this one loaded it: a compare-and-set on
@@ -2282,7 +2310,7 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
  */
 static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
 {
-    const char *db, *token, *id, *user;
+    const char *db, *token, *id, *user, *value;
     smdb_dir_conf *dc = smdb_config(r, &db);
     smdb_req *rq;
     smdb_entry *e;
@@ -2392,8 +2420,31 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
             return APR_EGENERAL;
         }
     }
+    value = z->encoded;
+    if (id != e->id && e->id && e->user) {
+        /* the old document is gone; its keys do not go to the new owner */
+        value = smdb_owner_changed(r, e, z);
+        e->id = NULL;
+        if (!value) {
+            smdb_count(SMDB_STAT_REFUSED, 1);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00328)
+                          "not saving the session: its owner changed and "
+                          "mod_session could not encode what this request "
+                          "set (see the lines above)");
+            return APR_EGENERAL;
+        }
+        if (!*value) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00329)
+                          "the session of %s ended: nothing of it goes to "
+                          "%s", e->user, user ? user : "an anonymous session");
+            smdb_cookie_send(r, dc, NULL, 0);
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           "no-cache, private");
+            return APR_SUCCESS;
+        }
+    }
     rv = id == e->id ? smdb_store(r, rq, dc, e, z, id, user)
-                     : smdb_write(r, rq, e, id, z->encoded,
+                     : smdb_write(r, rq, e, id, value,
                                   smdb_doc_expiry(dc, e, z, 0), user,
                                   SMDB_W_NEW);
     if (rv == APR_ENOENT) {

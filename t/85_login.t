@@ -10,7 +10,7 @@ use Apache::TestRequest ();
 use SMDB::Test;
 use Time::HiRes qw(sleep time);
 
-plan tests => 22, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 30, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_form.c', 'mod_request.c';
 
 sub login {
@@ -64,6 +64,29 @@ ok t_cmp($res->code, qr/^30[27]$/, 'logout redirects');
 ok t_cmp(db_one('smdb_test', 'site', sha256_hex($alice)), undef, 'alice\'s document gone at logout');
 $res = $b->get('/site/app');
 ok t_cmp($res->code, 302, 'protected page needs a login again');
+# what alice's session held (cart, seen) does not outlive her logout
+ok t_cmp($b->cookie('fsid'), undef, 'logout ends the session: the cookie is expired');
+ok t_cmp(scalar(grep { ($_->{value} // '') =~ /cart=/ } db_find('smdb_test', 'site', {})), 0,
+         'nothing of alice\'s session is stored under another token');
+$res = login($b, 'bob', 'bobpw');
+ok t_cmp($b->values($b->get('/site/app'))->{cart}, undef,
+         'the next login on that browser does not get alice\'s keys');
+$b->get('/site/logout');
+
+# a login as someone else without a logout: the new owner gets only what
+# that request set (the login), not the previous owner's keys
+my $s = browser();
+login($s, 'alice', 'alicepw');
+$s->get('/site/app?set=cart:9');
+my $alice2 = $s->cookie('fsid');
+$res = login($s, 'bob', 'bobpw');
+my $bob2 = $s->cookie('fsid');
+ok $bob2 && $bob2 ne $alice2;    # new token for the new owner
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($alice2)), undef, 'alice\'s document is gone');
+$res = $s->get('/site/app');
+ok t_cmp($res->content, qr/^user=bob$/m, 'bob is logged in');
+ok t_cmp($s->values($res)->{cart}, undef, 'without alice\'s cart');
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($bob2))->{user}, 'bob', 'the document is bob\'s');
 
 # revocation: alice in two browsers, bob in one
 my ($a1, $a2, $bob) = (browser(), browser(), browser());
