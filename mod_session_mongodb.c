@@ -2105,6 +2105,23 @@ static apr_time_t smdb_doc_expiry(const smdb_dir_conf *dc,
     return z->expiry && z->expiry < deadline ? z->expiry : deadline;
 }
 
+/** Refuse a save: count it, log why (an error with its id) and leave the
+ * stored session as it is. Returns APR_EGENERAL, for mod_session. */
+static apr_status_t smdb_refuse(request_rec *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static apr_status_t smdb_refuse(request_rec *r, const char *fmt, ...)
+{
+    va_list ap;
+    const char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(r->pool, fmt, ap);
+    va_end(ap);
+    smdb_count(SMDB_STAT_REFUSED, 1);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s", msg);
+    return APR_EGENERAL;
+}
+
 #define SMDB_CAS_TRIES 25      /* > the parallel requests one client makes */
 
 /** Diff callbacks: this request's own changes, relative to what it
@@ -2282,13 +2299,12 @@ static apr_status_t smdb_store(request_rec *r, smdb_req *rq,
             return rv == APR_SUCCESS ? APR_ENOENT : rv;
         }
         if (strlen(m->encoded) > dir_maxsize(dc)) {
-            smdb_count(SMDB_STAT_REFUSED, 1);
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00326)
-                          "not saving session %.8s...: merged with parallel "
-                          "changes it has %" APR_SIZE_T_FMT " bytes encoded, "
-                          "SessionMongoDBMaxSize is %" APR_SIZE_T_FMT, id,
-                          strlen(m->encoded), dir_maxsize(dc));
-            return APR_EGENERAL;
+            return smdb_refuse(r, SMDB_LOGNO(00326)
+                               "not saving session %.8s...: merged with "
+                               "parallel changes it has %" APR_SIZE_T_FMT
+                               " bytes encoded, SessionMongoDBMaxSize is %"
+                               APR_SIZE_T_FMT,
+                               id, strlen(m->encoded), dir_maxsize(dc));
         }
         e->version = d.version;
         value = m->encoded;
@@ -2327,12 +2343,10 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
         if (empty) {
             return APR_SUCCESS;     /* nothing to lose, nothing to say */
         }
-        smdb_count(SMDB_STAT_REFUSED, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00313)
-                      "not saving the session: it could not be loaded in "
-                      "this request, and saving would overwrite the stored "
-                      "one; the stored session is unchanged");
-        return APR_EGENERAL;
+        return smdb_refuse(r, SMDB_LOGNO(00313)
+                           "not saving the session: it could not be loaded "
+                           "in this request, and saving would overwrite "
+                           "the stored one; the stored session is unchanged");
     }
 
     if (empty) {
@@ -2355,28 +2369,23 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
 
     if (dc->peruser == 1 && !smdb_peruser_id_ok(user)) {
-        smdb_count(SMDB_STAT_REFUSED, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00315)
-                      "not saving the session: SessionMongoDBPerUser "
-                      "needs an authenticated user whose name is valid "
-                      "UTF-8 and not 64 hex digits");
-        return APR_EGENERAL;
+        return smdb_refuse(r, SMDB_LOGNO(00315)
+                           "not saving the session: SessionMongoDBPerUser "
+                           "needs an authenticated user whose name is "
+                           "valid UTF-8 and not 64 hex digits");
     }
     if (user && !bson_utf8_validate(user, strlen(user), false)) {
-        smdb_count(SMDB_STAT_REFUSED, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00314)
-                      "not saving the session: the user name is not valid "
-                      "UTF-8");
-        return APR_EGENERAL;
+        return smdb_refuse(r, SMDB_LOGNO(00314)
+                           "not saving the session: the user name is not "
+                           "valid UTF-8");
     }
     if (strlen(z->encoded) > dir_maxsize(dc)) {
-        smdb_count(SMDB_STAT_REFUSED, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00316)
-                      "not saving the session: %" APR_SIZE_T_FMT " bytes "
-                      "encoded, SessionMongoDBMaxSize is %" APR_SIZE_T_FMT
-                      "; the stored session is unchanged",
-                      strlen(z->encoded), dir_maxsize(dc));
-        return APR_EGENERAL;
+        return smdb_refuse(r, SMDB_LOGNO(00316)
+                           "not saving the session: %" APR_SIZE_T_FMT
+                           " bytes encoded, SessionMongoDBMaxSize is %"
+                           APR_SIZE_T_FMT "; the stored session is "
+                           "unchanged",
+                           strlen(z->encoded), dir_maxsize(dc));
     }
 
     if (dc->peruser == 1) {
@@ -2403,21 +2412,17 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
     else if (e->id && smdb_delete(r, rq, e, e->id) != APR_SUCCESS) {
         /* the old token must not outlive a change of identity */
-        smdb_count(SMDB_STAT_REFUSED, 1);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00323)
-                      "not saving the session: its owner changed and the "
-                      "old document could not be deleted");
-        return APR_EGENERAL;
+        return smdb_refuse(r, SMDB_LOGNO(00323)
+                           "not saving the session: its owner changed and "
+                           "the old document could not be deleted");
     }
     else {
         token = smdb_token_new(rq->r->pool);
         id = token ? smdb_token_id(rq->r->pool, token) : NULL;
         if (!id) {
-            smdb_count(SMDB_STAT_REFUSED, 1);
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00317)
-                          "not saving the session: no random bytes for a "
-                          "new token");
-            return APR_EGENERAL;
+            return smdb_refuse(r, SMDB_LOGNO(00317)
+                               "not saving the session: no random bytes "
+                               "for a new token");
         }
     }
     value = z->encoded;
@@ -2426,12 +2431,10 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
         value = smdb_owner_changed(r, e, z);
         e->id = NULL;
         if (!value) {
-            smdb_count(SMDB_STAT_REFUSED, 1);
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00328)
-                          "not saving the session: its owner changed and "
-                          "mod_session could not encode what this request "
-                          "set (see the lines above)");
-            return APR_EGENERAL;
+            return smdb_refuse(r, SMDB_LOGNO(00328)
+                               "not saving the session: its owner changed "
+                               "and mod_session could not encode what this "
+                               "request set (see the lines above)");
         }
         if (!*value) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00329)
