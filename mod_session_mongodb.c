@@ -727,11 +727,11 @@ static apr_status_t smdb_conn_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/** conn's URI with every wait bounded: timeout_ms for server selection,
- * connecting and the wait queue, socket_ms for an answer, unless the URI
- * says otherwise (libmongoc's own defaults, 30 s selection and 5 min
- * socket, would hang the workers). NULL (logged) when it does not parse. */
-static mongoc_uri_t *smdb_conn_uri(const smdb_conn *conn, int socket_ms)
+/** conn's URI with every wait bounded by timeout_ms (server selection,
+ * connecting, the wait queue, an answer) unless the URI says otherwise:
+ * libmongoc's own defaults, 30 s selection and 5 min socket, would hang
+ * the workers. NULL (logged) when it does not parse. */
+static mongoc_uri_t *smdb_conn_uri(const smdb_conn *conn)
 {
     mongoc_uri_t *muri;
     bson_error_t error;
@@ -745,14 +745,14 @@ static mongoc_uri_t *smdb_conn_uri(const smdb_conn *conn, int socket_ms)
                      conn->redacted, error.message);
         return NULL;
     }
-#define SMDB_DEFAULT_OPTION(name, ms) \
+#define SMDB_DEFAULT_OPTION(name) \
     if (!mongoc_uri_has_option(muri, name)) { \
-        mongoc_uri_set_option_as_int32(muri, name, ms); \
+        mongoc_uri_set_option_as_int32(muri, name, t); \
     }
-    SMDB_DEFAULT_OPTION(MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
-    SMDB_DEFAULT_OPTION(MONGOC_URI_CONNECTTIMEOUTMS, t);
-    SMDB_DEFAULT_OPTION(MONGOC_URI_SOCKETTIMEOUTMS, socket_ms);
-    SMDB_DEFAULT_OPTION(MONGOC_URI_WAITQUEUETIMEOUTMS, t);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_SERVERSELECTIONTIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_CONNECTTIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_SOCKETTIMEOUTMS);
+    SMDB_DEFAULT_OPTION(MONGOC_URI_WAITQUEUETIMEOUTMS);
 #undef SMDB_DEFAULT_OPTION
     if (!mongoc_uri_has_option(muri, MONGOC_URI_APPNAME)) {
         mongoc_uri_set_appname(muri, "mod_session_mongodb/" SMDB_VERSION);
@@ -766,7 +766,7 @@ static mongoc_uri_t *smdb_conn_uri(const smdb_conn *conn, int socket_ms)
  * every SMDB_INDEX_RETRY, on a request's first use. */
 static void smdb_conn_connect(smdb_conn *conn)
 {
-    mongoc_uri_t *muri = smdb_conn_uri(conn, conn->timeout_ms);
+    mongoc_uri_t *muri = smdb_conn_uri(conn);
     mongoc_client_pool_t *pool;
     mongoc_apm_callbacks_t *cbs;
     bson_error_t error;
@@ -852,15 +852,23 @@ static smdb_conn *smdb_conn_get(apr_pool_t *p, server_rec *s,
 /** Make the housekeeper aware of a collection this child uses (it then
  * creates its indexes, or sweeps it), with the TTL settings of the
  * server r belongs to; one server with SessionMongoDBTTLIndex On is
- * enough for a shared collection to get its index. The lookup key is
- * built in r's pool; a new record is allocated once, in pchild. */
+ * enough for a shared collection to get its index. Once per request and
+ * collection (*used says it was done: a write after a find does not
+ * repeat it). The lookup key is built in r's pool; a new record is
+ * allocated once, in pchild. */
 static void smdb_coll_use(smdb_conn *conn, request_rec *r, const char *db,
-                          const char *coll)
+                          const char *coll, int *used)
 {
     smdb_srv_conf *sc = ap_get_module_config(r->server->module_config,
                                              &session_mongodb_module);
-    const char *key = apr_pstrcat(r->pool, db, "/", coll, NULL);
+    const char *key;
     smdb_coll *c;
+
+    if (*used) {
+        return;
+    }
+    *used = 1;
+    key = apr_pstrcat(r->pool, db, "/", coll, NULL);
 
     apr_thread_mutex_lock(conn->mutex);
     c = apr_hash_get(conn->colls, key, APR_HASH_KEY_STRING);
@@ -898,8 +906,9 @@ static int smdb_hk_resume(void)
 
 /** The housekeeper's client for conn, made on first use: its own
  * single-threaded client (the pool's clients are for requests), which
- * waits up to SMDB_HK_SOCKET_TIMEOUT for an answer. NULL (logged) when it
- * cannot be made; *alive is 0 when the thread was abandoned. */
+ * waits up to SMDB_HK_SOCKET_TIMEOUT for an answer, or the URI's
+ * socketTimeoutMS if that is longer. NULL (logged) when it cannot be
+ * made; *alive is 0 when the thread was abandoned. */
 static mongoc_client_t *smdb_hk_client(smdb_conn *conn, int *alive)
 {
     mongoc_uri_t *muri;
@@ -910,10 +919,14 @@ static mongoc_client_t *smdb_hk_client(smdb_conn *conn, int *alive)
     if (conn->hk_client) {
         return conn->hk_client;
     }
-    muri = smdb_conn_uri(conn, conn->timeout_ms > SMDB_HK_SOCKET_TIMEOUT
-                               ? conn->timeout_ms : SMDB_HK_SOCKET_TIMEOUT);
+    muri = smdb_conn_uri(conn);
     if (!muri) {
         return NULL;
+    }
+    if (mongoc_uri_get_option_as_int32(muri, MONGOC_URI_SOCKETTIMEOUTMS, 0)
+        < SMDB_HK_SOCKET_TIMEOUT) {
+        mongoc_uri_set_option_as_int32(muri, MONGOC_URI_SOCKETTIMEOUTMS,
+                                       SMDB_HK_SOCKET_TIMEOUT);
     }
     /* without the lock: an SRV lookup can take long */
     pthread_mutex_unlock(&smdb_hk.lock);
@@ -1304,6 +1317,7 @@ typedef struct {
     int load_failed;            /* MongoDB did not answer: never save */
     int decoded;                /* mod_session decoded it once */
     int had_form_user;          /* ... with a mod_auth_form user */
+    int coll_used;              /* the housekeeper knows its collection */
 } smdb_entry;
 
 static request_rec *smdb_top(request_rec *r)
@@ -1521,7 +1535,7 @@ typedef struct {
  * NULL when there is none (or it expired, or outlived max_lifetime ms),
  * APR_EGENERAL when MongoDB did not answer. */
 static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
-                              const smdb_entry *e, const char *id,
+                              smdb_entry *e, const char *id,
                               apr_int64_t max_lifetime, smdb_doc *d)
 {
     mongoc_client_t *client = smdb_op_begin(r, rq);
@@ -1551,7 +1565,7 @@ static apr_status_t smdb_find(request_rec *r, smdb_req *rq,
     BSON_APPEND_INT64(&opts, "limit", 1);
     BSON_APPEND_BOOL(&opts, "singleBatch", true);
 
-    smdb_coll_use(rq->conn, r, e->db, e->coll);
+    smdb_coll_use(rq->conn, r, e->db, e->coll, &e->coll_used);
     smdb_count(SMDB_STAT_LOADS, 1);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
     cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
@@ -1633,7 +1647,7 @@ typedef enum {
  * found no document, APR_EGENERAL on errors (logged).
  */
 static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
-                               const smdb_entry *e, const char *id,
+                               smdb_entry *e, const char *id,
                                const char *value, apr_time_t expiry,
                                const char *user, smdb_write_mode mode)
 {
@@ -1696,7 +1710,7 @@ static apr_status_t smdb_write(request_rec *r, smdb_req *rq,
     }
     BSON_APPEND_BOOL(&opts, "upsert", mode == SMDB_W_NEW);
 
-    smdb_coll_use(rq->conn, r, e->db, e->coll);
+    smdb_coll_use(rq->conn, r, e->db, e->coll, &e->coll_used);
     coll = mongoc_client_get_collection(client, e->db, e->coll);
     started = apr_time_now();
     if (!mongoc_collection_update_one(coll, &filter, &update, &opts, &reply,
@@ -2175,7 +2189,8 @@ static int smdb_changed(const smdb_entry *e, const session_rec *z)
 /** The stored session `current` (as encoded in MongoDB) with this
  * request's own changes to z applied, encoded through mod_session's own
  * hooks (so mod_session_crypto decrypts and encrypts it); NULL when it
- * cannot be decoded. A key changed by both requests takes this request's
+ * cannot be decoded. With current NULL, only this request's own changes:
+ * what a session keeps when its owner changes away from a user. A key changed by both requests takes this request's
  * value, whole. In the request pool. */
 static session_rec *smdb_merge(request_rec *r, const smdb_entry *e,
                                const session_rec *z, const char *current)
@@ -2188,7 +2203,7 @@ static session_rec *smdb_merge(request_rec *r, const smdb_entry *e,
     m->pool = r->pool;
     m->entries = apr_table_make(r->pool, 10);
     m->encoded = current;
-    if (ap_run_session_decode(r, m) != OK) {
+    if (current && ap_run_session_decode(r, m) != OK) {
         return NULL;
     }
     d.base = loaded;
@@ -2203,34 +2218,6 @@ static session_rec *smdb_merge(request_rec *r, const smdb_entry *e,
         return NULL;
     }
     return m;
-}
-
-/** What goes into a new session when the owner changes away from a user
- * (a logout, a login as someone else): only the keys that this request
- * set or changed, never what the previous owner's session held, so that
- * nothing of one user's session reaches the next person on that browser.
- * The encoded session, or "" when nothing of its own is left (the
- * session ends), or NULL when it cannot be encoded. */
-static const char *smdb_owner_changed(request_rec *r, const smdb_entry *e,
-                                      const session_rec *z)
-{
-    session_rec *m = apr_pcalloc(r->pool, sizeof(*m));
-    smdb_diff d;
-
-    m->pool = r->pool;
-    m->entries = apr_table_make(r->pool, 4);
-    d.base = e->snapshot ? e->snapshot : apr_table_make(r->pool, 1);
-    d.target = m->entries;
-    apr_table_do(smdb_apply_set, &d, z->entries, NULL);
-    if (apr_is_empty_table(m->entries)) {
-        return "";
-    }
-    m->expiry = z->expiry;
-    m->maxage = z->maxage;
-    if (ap_run_session_encode(r, m) != OK || !m->encoded) {
-        return NULL;
-    }
-    return m->encoded;
 }
 
 /**
@@ -2427,16 +2414,20 @@ static apr_status_t session_mongodb_save(request_rec *r, session_rec *z)
     }
     value = z->encoded;
     if (id != e->id && e->id && e->user) {
-        /* the old document is gone; its keys do not go to the new owner */
-        value = smdb_owner_changed(r, e, z);
+        /* A logout, or a login as someone else: the old document is gone,
+         * and nothing of the previous owner's session reaches the next
+         * person on this browser, only what this request set. */
+        session_rec *m = smdb_merge(r, e, z, NULL);
+
         e->id = NULL;
-        if (!value) {
+        if (!m) {
             return smdb_refuse(r, SMDB_LOGNO(00328)
                                "not saving the session: its owner changed "
                                "and mod_session could not encode what this "
                                "request set (see the lines above)");
         }
-        if (!*value) {
+        value = m->encoded;
+        if (smdb_session_empty(m)) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00329)
                           "the session of %s ended: nothing of it goes to "
                           "%s", e->user, user ? user : "an anonymous session");
