@@ -1,0 +1,80 @@
+/* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
+
+/*
+ * The MongoDB side of a child process: one backend per distinct
+ * connection string (and timeout and retry interval), holding libmongoc's
+ * client pool and the circuit breaker of that deployment, made in
+ * child_init, after the fork. A request checks one client out on its
+ * first operation (smdb_op_begin) and a cleanup of its pool returns it.
+ * libmongoc's log goes to httpd's error log; its APM callback notes the
+ * commands each request sent.
+ */
+#ifndef SMDB_BACKEND_H
+#define SMDB_BACKEND_H
+
+#include "smdb_config.h"
+#include "smdb_breaker.h"
+#include "apr_thread_mutex.h"
+
+/** One MongoDB deployment as this child reaches it. In pchild. */
+typedef struct smdb_backend {
+    const char *uri;            /* as configured */
+    const char *redacted;       /* for the log: no credentials */
+    mongoc_client_pool_t *clients;  /* NULL until it can be made (atomic) */
+    apr_time_t retry_at;        /* next try to make the client pool */
+    int timeout_ms;
+    int retry_interval_s;       /* how long the breaker stays open */
+    apr_uint32_t clients_out;   /* checked out by requests (atomic) */
+    apr_thread_mutex_t *mutex;  /* guards breaker, retry_at, making the
+                                 * client pool */
+    smdb_breaker breaker;
+    server_rec *s;
+} smdb_backend;
+
+/** A request's checkout of a client: one per top-level request. */
+typedef struct {
+    request_rec *r;             /* the top request, owner of the pool */
+    smdb_backend *be;
+    mongoc_client_pool_t *clients;  /* be's, when a client was popped */
+    mongoc_client_t *client;    /* popped on first use */
+    const char *commands;       /* "find,update": commands sent (APM) */
+} smdb_checkout;
+
+/** child_init: route libmongoc's log, make a backend for every server's
+ * URI (sharing one among servers that have the same) and set each
+ * server's sc->backend. mongoc_init() was called. */
+SMDB_HIDDEN void smdb_backends_init(apr_pool_t *pchild, server_rec *s);
+
+/** At the child's exit, after every pool: forget the backends. */
+SMDB_HIDDEN void smdb_backends_exit(void);
+
+/** be's URI with every wait bounded by its timeout (server selection,
+ * connecting, the wait queue, an answer) unless the URI says otherwise,
+ * and the module's appname; the caller destroys it. NULL (logged) when
+ * it does not parse. */
+SMDB_HIDDEN mongoc_uri_t *smdb_backend_uri(const smdb_backend *be);
+
+/** The client for one MongoDB operation of r, or NULL (logged) when there
+ * is none or the breaker says not to ask. The first call pops a client,
+ * which goes back to the pool with the request pool. Marks co as the APM
+ * target until smdb_op_end(). */
+SMDB_HIDDEN mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co);
+
+/** After an operation: error is NULL on success. Counts failures and
+ * tells the breaker. */
+SMDB_HIDDEN void smdb_op_end(request_rec *r, smdb_checkout *co,
+                             const bson_error_t *error);
+
+/** One backend as the status page shows it. */
+typedef struct {
+    const char *redacted;
+    int open;
+    int failures;
+    int clients_out;
+    int ready;                  /* the client pool exists */
+} smdb_backend_state;
+
+/** This child's backends, as an array of smdb_backend_state in p. */
+SMDB_HIDDEN apr_array_header_t *smdb_backend_states(apr_pool_t *p);
+
+#endif

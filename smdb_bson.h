@@ -1,0 +1,83 @@
+/* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
+
+/*
+ * The BSON of the stored document (httpd-free, unit-tested): the
+ * commands' filters, updates and options, and the reading of a found
+ * document. docs/stored-document.md describes the fields. The I/O is in
+ * smdb_store.c and smdb_housekeeper.c.
+ */
+#ifndef SMDB_BSON_H
+#define SMDB_BSON_H
+
+#include "apr_pools.h"
+#include "apr_time.h"
+#include <bson/bson.h>
+
+#include "smdb_util.h"
+
+/** A stored session as a find reads it; strings in the request pool. */
+typedef struct {
+    const char *value;          /* the encoded session; NULL: none (or
+                                 * it is expired, or unreadable) */
+    const char *user;           /* its owner */
+    apr_int64_t created_ms;     /* since the epoch; now when absent */
+    apr_int64_t version;        /* -1: the document has none */
+} smdb_doc;
+
+/** What a found document is. */
+typedef enum {
+    SMDB_DOC_LIVE,              /* a session: value (and user) are set */
+    SMDB_DOC_EXPIRED,           /* its expiry has passed */
+    SMDB_DOC_TOO_OLD,           /* older than SessionMongoDBMaxLifetime */
+    SMDB_DOC_NO_VALUE           /* no string value: not ours */
+} smdb_doc_state;
+
+/** The find of id: filter {_id: id}, and options that project the
+ * fields the module reads and ask for one document in one batch. */
+SMDB_HIDDEN void smdb_bson_find(bson_t *filter, bson_t *opts,
+                                const char *id);
+
+/** Read a found document at now_ms into d (created and version whatever
+ * the state; value and user only when live, copied into p). With
+ * max_lifetime_ms (0: none), a document created that long ago is too
+ * old. */
+SMDB_HIDDEN smdb_doc_state smdb_bson_read(apr_pool_t *p, const bson_t *doc,
+                                          apr_int64_t now_ms,
+                                          apr_int64_t max_lifetime_ms,
+                                          smdb_doc *d);
+
+/** How a write may change a document. */
+typedef enum {
+    SMDB_W_NEW,     /* a session that starts now: upsert, `created` reset */
+    SMDB_W_CAS,     /* only if `version` is still the one read; no upsert */
+    SMDB_W_FORCE    /* last write wins over whatever is there; no upsert */
+} smdb_write_mode;
+
+/** One write of a session. */
+typedef struct {
+    const char *id;             /* _id */
+    const char *value;          /* encoded session */
+    apr_time_t expiry;          /* 0: none (the field is removed) */
+    const char *user;           /* NULL: none (the field is removed) */
+    smdb_write_mode mode;
+    apr_int64_t version;        /* SMDB_W_CAS: the version read, -1 for a
+                                 * document written before versions */
+} smdb_write_spec;
+
+/** The update of w at now_ms: its filter, update document and options.
+ * Every write sets value and updated and increments version. */
+SMDB_HIDDEN void smdb_bson_update(const smdb_write_spec *w,
+                                  apr_int64_t now_ms, bson_t *filter,
+                                  bson_t *update, bson_t *opts);
+
+/** True when an update's reply says it matched exactly one document. */
+SMDB_HIDDEN int smdb_bson_matched_one(const bson_t *reply);
+
+/** The sweep's filter: documents whose expiry is before now_ms. */
+SMDB_HIDDEN void smdb_bson_sweep_filter(bson_t *filter, apr_int64_t now_ms);
+
+/** The createIndexes command of a session collection: the TTL index
+ * {expiry: 1} (expireAfterSeconds 0) and {user: 1}. */
+SMDB_HIDDEN void smdb_bson_indexes(bson_t *cmd, const char *collection);
+
+#endif

@@ -1,0 +1,680 @@
+/* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
+
+/*
+ * smdb_session.c: the mod_session hooks (see smdb_session.h).
+ *
+ * A request's path: session_load finds the client's token (a cookie) or
+ * the user's name (per user), looks its document up once and keeps the
+ * outcome, failure included, for the rest of the request.
+ * session_decode keeps the entries as loaded. session_save decides once
+ * what to write ({token, id, value, expiry, user}, and whether over the
+ * stored document or as a new one) and writes it with one call: a new
+ * document with one upsert, a stored one with a compare-and-set that
+ * merges in what parallel requests saved meanwhile.
+ */
+#include "http_request.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+
+#include "smdb_session.h"
+#include "smdb_cookie.h"
+#include "smdb_identity.h"
+#include "smdb_merge.h"
+#include "smdb_stats.h"
+#include "smdb_store.h"
+
+#define SMDB_CAS_TRIES      25  /* > the parallel requests one client makes */
+#define SMDB_NO_CACHE       "no-cache, private"
+
+/** What one request knows about one session (one configuration). */
+typedef struct {
+    session_rec *z;             /* what load returned; NULL if not yet */
+    smdb_place place;           /* database and collection */
+    const char *token;          /* the client's token, if well formed */
+    const char *id;             /* _id of the stored document, if found */
+    const char *user;           /* `user` of the stored document */
+    apr_int64_t created_ms;     /* its `created`, since the epoch */
+    apr_int64_t version;        /* its `version` (-1: none, older docs) */
+    apr_table_t *snapshot;      /* the entries as loaded and decoded */
+    int load_failed;            /* MongoDB did not answer: never save */
+    int decoded;                /* mod_session decoded it once */
+    int had_form_user;          /* ... with a mod_auth_form user */
+} smdb_entry;
+
+/** Per-request state; one per top-level request, in its request_config. */
+typedef struct {
+    request_rec *r;             /* the top request, owner of the pool */
+    apr_hash_t *entries;        /* config identity -> smdb_entry */
+    smdb_checkout co;           /* its MongoDB client */
+} smdb_req;
+
+/** What a save writes, decided once. */
+typedef struct {
+    const char *token;          /* for the cookie; NULL per user */
+    const char *id;             /* _id */
+    const char *value;          /* the encoded session */
+    apr_time_t expiry;          /* of the document; 0: none */
+    const char *user;           /* its owner; NULL: nobody */
+    int over_stored;            /* over the stored document (compare-and-
+                                 * set), else a new document */
+    int rotated;                /* the old document was deleted for a new
+                                 * token */
+} smdb_save_plan;
+
+/* ------------------------------------------------------------------ */
+/* the request's state                                                  */
+/* ------------------------------------------------------------------ */
+
+static request_rec *smdb_top(request_rec *r)
+{
+    while (r->main) {
+        r = r->main;
+    }
+    while (r->prev) {
+        r = r->prev;
+    }
+    return r;
+}
+
+/** The request's state, made on first use in the top request's pool. */
+static smdb_req *smdb_req_get(request_rec *r)
+{
+    request_rec *top = smdb_top(r);
+    smdb_req *rq = ap_get_module_config(top->request_config,
+                                        &session_mongodb_module);
+
+    if (!rq) {
+        rq = apr_pcalloc(top->pool, sizeof(*rq));
+        rq->r = top;
+        rq->co.r = top;
+        rq->entries = apr_hash_make(top->pool);
+        ap_set_module_config(top->request_config, &session_mongodb_module,
+                             rq);
+    }
+    return rq;
+}
+
+/** The request's entry for this directory's session configuration. */
+static smdb_entry *smdb_entry_get(smdb_req *rq, const smdb_dir_conf *dc,
+                                  const char *db)
+{
+    const char *key = apr_pstrcat(rq->r->pool, db, "/", dir_collection(dc),
+                                  "/", dir_peruser(dc) ? "+" : "-",
+                                  dc->name ? dc->name : "", "/",
+                                  dc->name2 ? dc->name2 : "", NULL);
+    smdb_entry *e = apr_hash_get(rq->entries, key, APR_HASH_KEY_STRING);
+
+    if (!e) {
+        e = apr_pcalloc(rq->r->pool, sizeof(*e));
+        e->place.db = db;
+        e->place.coll = dir_collection(dc);
+        apr_hash_set(rq->entries, key, APR_HASH_KEY_STRING, e);
+    }
+    return e;
+}
+
+/** The authenticated user, or NULL. On a 401 response r->user is only
+ * the name the client claimed (mod_auth_basic sets it before checking
+ * the password), so it is not trusted there. */
+static const char *smdb_user(request_rec *r)
+{
+    return r->status == HTTP_UNAUTHORIZED ? NULL : r->user;
+}
+
+/* ------------------------------------------------------------------ */
+/* load and decode                                                      */
+/* ------------------------------------------------------------------ */
+
+/** The _id r's session is stored under: the hashed token of the cookie,
+ * or the authenticated user per user; NULL when r has none. *failed is
+ * set when there is one and it cannot be computed. */
+static const char *smdb_load_id(request_rec *r, smdb_req *rq,
+                                const smdb_dir_conf *dc, smdb_entry *e,
+                                int *failed)
+{
+    const char *id;
+
+    if (dir_peruser(dc)) {
+        return smdb_peruser_id_ok(smdb_user(r)) ? smdb_user(r) : NULL;
+    }
+    e->token = smdb_cookie_token(r, dc);
+    if (!e->token) {
+        return NULL;
+    }
+    id = smdb_token_id(rq->r->pool, e->token);
+    *failed = !id;
+    return id;
+}
+
+/**
+ * session_load: find the request's session in MongoDB.
+ *
+ * mod_session calls this at every ap_session_load() (fixups, the output
+ * filter, modules such as mod_auth_form), so the outcome of the first
+ * call, failure included, is kept in the top request and returned again:
+ * one wait on MongoDB per request at most. When MongoDB does not answer,
+ * the request goes on with an empty session (mod_session would log an
+ * error of its own for every call otherwise), and save refuses to write
+ * under that key. The session_rec lives in the top request's pool.
+ */
+apr_status_t smdb_session_load(request_rec *r, session_rec **z)
+{
+    const char *db, *id;
+    smdb_dir_conf *dc = smdb_config_for(r, &db);
+    smdb_req *rq;
+    smdb_entry *e;
+    smdb_doc d = {NULL, NULL, 0, -1};
+    session_rec *zz;
+
+    if (!dc) {
+        return DECLINED;
+    }
+    rq = smdb_req_get(r);
+    e = smdb_entry_get(rq, dc, db);
+    if (e->z) {
+        if (e->id) {
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           SMDB_NO_CACHE);
+        }
+        *z = e->z;
+        return APR_SUCCESS;
+    }
+
+    id = smdb_load_id(r, rq, dc, e, &e->load_failed);
+    if (id) {
+        bson_error_t error;
+
+        if (smdb_store_find(r, &rq->co, &e->place, id,
+                            dir_max_lifetime_ms(dc), &d, &error)
+            != APR_SUCCESS) {
+            if (error.domain) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00308)
+                              "cannot load session from %s.%s at %s: %s; "
+                              "the request goes on without its session. "
+                              "Check that MongoDB is up and reachable.",
+                              e->place.db, e->place.coll,
+                              rq->co.be->redacted, error.message);
+            }
+            /* Go on as if there were no session, but remember: saving
+             * anything under this key now would overwrite the user's
+             * real session. */
+            e->load_failed = 1;
+            d.value = d.user = NULL;
+        }
+        e->created_ms = d.created_ms;
+        if (d.value) {
+            e->id = id;
+            e->user = d.user;
+            e->version = d.version;
+            apr_table_setn(r->err_headers_out, "Cache-Control",
+                           SMDB_NO_CACHE);
+        }
+    }
+
+    zz = apr_pcalloc(rq->r->pool, sizeof(*zz));
+    zz->pool = rq->r->pool;
+    zz->entries = apr_table_make(zz->pool, 10);
+    zz->encoded = d.value;
+    zz->remote_user = d.user;
+    e->z = *z = zz;
+    return APR_SUCCESS;
+}
+
+/**
+ * session_decode, after mod_session's own decoder: keep the entries as
+ * loaded, so that save can tell this request's own changes from what
+ * parallel requests wrote meanwhile, and note whether they held a
+ * mod_auth_form user, so that its removal (a logout) can be told from a
+ * page that never knew the user.
+ */
+apr_status_t smdb_session_decode(request_rec *r, session_rec *z)
+{
+    smdb_req *rq = ap_get_module_config(smdb_top(r)->request_config,
+                                        &session_mongodb_module);
+    apr_hash_index_t *hi;
+
+    if (!rq) {
+        return DECLINED;
+    }
+    for (hi = apr_hash_first(r->pool, rq->entries); hi;
+         hi = apr_hash_next(hi)) {
+        smdb_entry *e = apr_hash_this_val(hi);
+
+        /* mod_session decodes again at every ap_session_load() of the
+         * request, after changes: only the first look is the stored
+         * state */
+        if (e->z == z && !e->decoded) {
+            e->decoded = 1;
+            e->had_form_user = smdb_form_user(z->pool, z->entries) != NULL;
+            if (SMDB_CAS) {
+                e->snapshot = apr_table_copy(rq->r->pool, z->entries);
+            }
+        }
+    }
+    return DECLINED;
+}
+
+/* ------------------------------------------------------------------ */
+/* writing                                                              */
+/* ------------------------------------------------------------------ */
+
+static apr_status_t smdb_codec_decode(void *r, session_rec *z)
+{
+    return ap_run_session_decode(r, z) == OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+static apr_status_t smdb_codec_encode(void *r, session_rec *z)
+{
+    return ap_run_session_encode(r, z) == OK ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/** The session `current` (as stored) with r's own changes to z applied,
+ * through mod_session's own encoders and decoders (so mod_session_crypto
+ * decrypts and encrypts it); NULL when it cannot. See smdb_merge(). */
+static session_rec *smdb_merge_into(request_rec *r, const smdb_entry *e,
+                                    const session_rec *z,
+                                    const char *current)
+{
+    smdb_codec codec = {smdb_codec_decode, smdb_codec_encode, r};
+
+    return smdb_merge(r->pool, e->snapshot, z, current, &codec);
+}
+
+/** When the stored document dies: the session's expiry, brought forward
+ * to created + SessionMongoDBMaxLifetime, so that the TTL index or the
+ * sweep removes it then. A new document is created now. 0 = never. */
+static apr_time_t smdb_doc_expiry(const smdb_dir_conf *dc,
+                                  const smdb_entry *e, const session_rec *z,
+                                  int existing)
+{
+    apr_int64_t life = dir_max_lifetime_ms(dc);
+    apr_time_t deadline;
+
+    if (!life) {
+        return z->expiry;
+    }
+    deadline = existing ? apr_time_from_msec(e->created_ms + life)
+                        : apr_time_now() + apr_time_from_msec(life);
+    return z->expiry && z->expiry < deadline ? z->expiry : deadline;
+}
+
+/** Refuse a save: count it, log why (an error with its id, logno) and
+ * leave the stored session as it is. Returns APR_EGENERAL, for
+ * mod_session. */
+static apr_status_t smdb_refuse(request_rec *r, const char *logno,
+                                const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static apr_status_t smdb_refuse(request_rec *r, const char *logno,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    const char *msg;
+
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(r->pool, fmt, ap);
+    va_end(ap);
+    smdb_count(SMDB_STAT_REFUSED, 1);
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s%s", logno, msg);
+    return APR_EGENERAL;
+}
+
+/** One write of a session; a failure of MongoDB is logged with what it
+ * means for this session: after a rotation, the old document is gone. */
+static apr_status_t smdb_write(request_rec *r, smdb_req *rq, smdb_entry *e,
+                               const smdb_save_plan *plan,
+                               const char *value, smdb_write_mode mode)
+{
+    smdb_write_spec w = {plan->id, value, plan->expiry, plan->user, mode,
+                         e->version};
+    bson_error_t error;
+    apr_status_t rv = smdb_store_write(r, &rq->co, &e->place, &w, &error);
+
+    if (rv == APR_EGENERAL && error.domain && !plan->rotated) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00309)
+                      "cannot save session to %s.%s at %s: %s; the stored "
+                      "session is unchanged and no cookie is sent. Check "
+                      "that MongoDB is up and writable.", e->place.db,
+                      e->place.coll, rq->co.be->redacted, error.message);
+    }
+    else if (rv == APR_EGENERAL && error.domain) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00330)
+                      "cannot save session to %s.%s at %s: %s; its owner "
+                      "changed and the old document is deleted already, "
+                      "so the browser has no session now and no cookie "
+                      "is sent. Check that MongoDB is up and writable.",
+                      e->place.db, e->place.coll, rq->co.be->redacted,
+                      error.message);
+    }
+    return rv;
+}
+
+/**
+ * Save over the stored session without losing what parallel requests of
+ * the same session wrote since this one loaded it: a compare-and-set on
+ * `version` (one write when nobody else wrote); on a conflict, read the
+ * stored session, apply this request's own changes to it, and try again,
+ * SMDB_CAS_TRIES times, then last write wins (logged). A session deleted
+ * meanwhile is not recreated: APR_ENOENT.
+ */
+static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
+                                   const smdb_dir_conf *dc, smdb_entry *e,
+                                   const session_rec *z,
+                                   const smdb_save_plan *plan)
+{
+    const char *value = plan->value;
+    apr_status_t rv;
+    int i;
+
+    if (!SMDB_CAS) {
+        return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+    }
+    for (i = 0; i < SMDB_CAS_TRIES; i++) {
+        bson_error_t error;
+        smdb_doc d;
+        session_rec *m;
+
+        if (i > 1) {
+            /* many writers at once: spread them out a little */
+            unsigned char b = 0;
+
+            apr_generate_random_bytes(&b, 1);
+            apr_sleep(apr_time_from_msec(1) * (b % (2 * i + 1)));
+        }
+        rv = smdb_write(r, rq, e, plan, value, SMDB_W_CAS);
+        if (rv != APR_EMISMATCH) {
+            return rv;
+        }
+        if (!i && !smdb_changed(z->pool, e->snapshot, z->entries)) {
+            /* only mod_session's expiry refresh, and another request
+             * has just written the session (refreshing it too) */
+            return APR_SUCCESS;
+        }
+        if (smdb_store_find(r, &rq->co, &e->place, plan->id,
+                            dir_max_lifetime_ms(dc), &d, &error)
+            != APR_SUCCESS) {
+            if (error.domain) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00331)
+                              "cannot read session %.8s... from %s.%s at "
+                              "%s again after a parallel request saved it: "
+                              "%s; this request's changes are not saved, "
+                              "the stored session keeps the other's and no "
+                              "cookie is sent. Check that MongoDB is up and "
+                              "reachable.", plan->id, e->place.db,
+                              e->place.coll, rq->co.be->redacted,
+                              error.message);
+            }
+            return APR_EGENERAL;
+        }
+        if (!d.value) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SMDB_LOGNO(00324)
+                          "session %.8s... was deleted (or expired) while "
+                          "this request ran; its changes are dropped, not "
+                          "saved into a recreated session", plan->id);
+            return APR_ENOENT;
+        }
+        m = smdb_merge_into(r, e, z, d.value);
+        if (!m) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00327)
+                          "session %.8s... changed under this request and "
+                          "the stored version cannot be decoded (a new "
+                          "SessionCryptoPassphrase?); last write wins",
+                          plan->id);
+            return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+        }
+        if (smdb_session_empty(m)) {
+            rv = smdb_store_delete(r, &rq->co, &e->place, plan->id);
+            return rv == APR_SUCCESS ? APR_ENOENT : rv;
+        }
+        if (strlen(m->encoded) > dir_maxsize(dc)) {
+            return smdb_refuse(r, SMDB_LOGNO(00326),
+                               "not saving session %.8s...: merged with "
+                               "parallel changes it has %" APR_SIZE_T_FMT
+                               " bytes encoded, SessionMongoDBMaxSize is %"
+                               APR_SIZE_T_FMT, plan->id, strlen(m->encoded),
+                               dir_maxsize(dc));
+        }
+        e->version = d.version;
+        value = m->encoded;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00325)
+                  "session %.8s... changed under this request %d times; "
+                  "saving its last merge over whatever is stored now "
+                  "(last write wins)", plan->id, i);
+    return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+}
+
+/** Carry out plan: one write, new or over the stored document, then the
+ * request's state, the cookie and Cache-Control follow what is stored. */
+static apr_status_t smdb_save_write(request_rec *r, smdb_req *rq,
+                                    const smdb_dir_conf *dc, smdb_entry *e,
+                                    const session_rec *z,
+                                    const smdb_save_plan *plan)
+{
+    apr_status_t rv = plan->over_stored
+        ? smdb_save_over(r, rq, dc, e, z, plan)
+        : smdb_write(r, rq, e, plan, plan->value, SMDB_W_NEW);
+
+    if (rv == APR_ENOENT) {
+        /* deleted while this request ran (a logout elsewhere, a
+         * revocation, expiry): it stays deleted. No Set-Cookie: a login
+         * in another tab may have set a new cookie meanwhile. */
+        e->id = NULL;
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    e->id = plan->id;
+    if (plan->token) {
+        e->token = plan->token;
+        e->user = plan->user;
+        smdb_cookie_send(r, dc, plan->token, z->maxage);
+    }
+    apr_table_setn(r->err_headers_out, "Cache-Control", SMDB_NO_CACHE);
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* what a save does, one function per decision                          */
+/* ------------------------------------------------------------------ */
+
+/** An empty session: delete what is stored; expire the cookie only when
+ * the client sent one and the document is gone (a failed delete leaves
+ * both as they were). Nothing stored, nothing sent: no work. */
+static apr_status_t smdb_save_delete(request_rec *r, smdb_req *rq,
+                                     const smdb_dir_conf *dc, smdb_entry *e)
+{
+    if (e->id) {
+        apr_status_t rv = smdb_store_delete(r, &rq->co, &e->place, e->id);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        e->id = NULL;
+    }
+    if (!dir_peruser(dc) && e->token) {
+        smdb_cookie_expire(r, dc);
+        apr_table_setn(r->err_headers_out, "Cache-Control", SMDB_NO_CACHE);
+    }
+    return APR_SUCCESS;
+}
+
+/** Per user: under the user's name, over the stored document if the load
+ * found one. No cookie. */
+static void smdb_plan_peruser(const smdb_dir_conf *dc, const smdb_entry *e,
+                              const session_rec *z, const char *user,
+                              smdb_save_plan *plan)
+{
+    plan->token = NULL;
+    plan->id = user;
+    plan->value = z->encoded;
+    plan->over_stored = e->id != NULL;
+    plan->expiry = smdb_doc_expiry(dc, e, z, plan->over_stored);
+    plan->user = user;
+    plan->rotated = 0;
+}
+
+/** The same owner: the token is kept across saves, so that parallel
+ * requests of one client share it. */
+static void smdb_plan_keep(const smdb_dir_conf *dc, const smdb_entry *e,
+                           const session_rec *z, const char *user,
+                           smdb_save_plan *plan)
+{
+    plan->token = e->token;
+    plan->id = e->id;
+    plan->value = z->encoded;
+    plan->expiry = smdb_doc_expiry(dc, e, z, 1);
+    plan->user = user;
+    plan->over_stored = 1;
+    plan->rotated = 0;
+}
+
+/** A new session under a new token (never adopt a token the database
+ * does not know). */
+static apr_status_t smdb_plan_new(request_rec *r, smdb_req *rq,
+                                  const smdb_dir_conf *dc,
+                                  const smdb_entry *e, const session_rec *z,
+                                  const char *user, smdb_save_plan *plan)
+{
+    plan->token = smdb_token_new(rq->r->pool);
+    plan->id = plan->token ? smdb_token_id(rq->r->pool, plan->token) : NULL;
+    if (!plan->id) {
+        return smdb_refuse(r, SMDB_LOGNO(00317), "not saving the session: "
+                           "no random bytes for a new token");
+    }
+    plan->value = z->encoded;
+    plan->expiry = smdb_doc_expiry(dc, e, z, 0);
+    plan->user = user;
+    plan->over_stored = 0;
+    plan->rotated = 0;
+    return APR_SUCCESS;
+}
+
+/**
+ * The owner changed: the old token must not outlive a change of
+ * identity, so its document is deleted first (or nothing is saved) and
+ * the session goes on under a new token. On a handover (a logout, or a
+ * login as someone else) nothing of the previous owner's session reaches
+ * the next person on this browser, only what this request set; if that
+ * is nothing, the session ends here (plan->value NULL).
+ */
+static apr_status_t smdb_plan_rotate(request_rec *r, smdb_req *rq,
+                                     const smdb_dir_conf *dc, smdb_entry *e,
+                                     const session_rec *z, const char *user,
+                                     int handover, smdb_save_plan *plan)
+{
+    const char *previous = e->user;
+    session_rec *m;
+    apr_status_t rv;
+
+    if (smdb_store_delete(r, &rq->co, &e->place, e->id) != APR_SUCCESS) {
+        return smdb_refuse(r, SMDB_LOGNO(00323), "not saving the session: "
+                           "its owner changed and the old document could "
+                           "not be deleted");
+    }
+    e->id = NULL;
+    rv = smdb_plan_new(r, rq, dc, e, z, user, plan);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    plan->rotated = 1;
+    if (!handover) {
+        return APR_SUCCESS;
+    }
+    m = smdb_merge_into(r, e, z, NULL);
+    if (!m) {
+        return smdb_refuse(r, SMDB_LOGNO(00328), "not saving the session: "
+                           "its owner changed and mod_session could not "
+                           "encode what this request set (see the lines "
+                           "above)");
+    }
+    if (smdb_session_empty(m)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00329)
+                      "the session of %s ended: nothing of it goes to %s",
+                      previous, user ? user : "an anonymous session");
+        smdb_cookie_expire(r, dc);
+        apr_table_setn(r->err_headers_out, "Cache-Control", SMDB_NO_CACHE);
+        plan->value = NULL;
+        return APR_SUCCESS;
+    }
+    plan->value = m->encoded;
+    return APR_SUCCESS;
+}
+
+/**
+ * session_save: decide what to write (smdb_save_decide: refuse, delete,
+ * per user, keep the token, rotate it, or a new session), then write it
+ * with one call, smdb_save_write.
+ */
+apr_status_t smdb_session_save(request_rec *r, session_rec *z)
+{
+    const char *db;
+    smdb_dir_conf *dc = smdb_config_for(r, &db);
+    smdb_save_facts f;
+    smdb_save_plan plan = {0};
+    smdb_save_action action;
+    smdb_req *rq;
+    smdb_entry *e;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!dc) {
+        return DECLINED;
+    }
+    rq = smdb_req_get(r);
+    e = smdb_entry_get(rq, dc, db);
+    f.peruser = dir_peruser(dc);
+    f.load_failed = e->load_failed;
+    f.empty = smdb_session_empty(z);
+    f.stored = e->id != NULL;
+    f.stored_user = e->user;
+    f.user = f.peruser ? smdb_user(r)
+                       : smdb_identity(smdb_user(r),
+                                       smdb_form_user(z->pool, z->entries),
+                                       e->had_form_user, e->user);
+    f.size = f.empty ? 0 : strlen(z->encoded);
+    f.maxsize = dir_maxsize(dc);
+
+    switch (action = smdb_save_decide(&f)) {
+    case SMDB_SAVE_NOTHING:
+        return APR_SUCCESS;     /* nothing to lose, nothing to say */
+    case SMDB_SAVE_REFUSE_UNLOADED:
+        return smdb_refuse(r, SMDB_LOGNO(00313), "not saving the session: "
+                           "it could not be loaded in this request, and "
+                           "saving would overwrite the stored one; the "
+                           "stored session is unchanged");
+    case SMDB_SAVE_REFUSE_PERUSER:
+        return smdb_refuse(r, SMDB_LOGNO(00315), "not saving the session: "
+                           "SessionMongoDBPerUser needs an authenticated "
+                           "user whose name is valid UTF-8 and not 64 hex "
+                           "digits");
+    case SMDB_SAVE_REFUSE_UTF8:
+        return smdb_refuse(r, SMDB_LOGNO(00314), "not saving the session: "
+                           "the user name is not valid UTF-8");
+    case SMDB_SAVE_REFUSE_SIZE:
+        return smdb_refuse(r, SMDB_LOGNO(00316), "not saving the session: "
+                           "%" APR_SIZE_T_FMT " bytes encoded, "
+                           "SessionMongoDBMaxSize is %" APR_SIZE_T_FMT "; "
+                           "the stored session is unchanged", f.size,
+                           f.maxsize);
+    case SMDB_SAVE_DELETE:
+        return smdb_save_delete(r, rq, dc, e);
+    case SMDB_SAVE_PERUSER:
+        smdb_plan_peruser(dc, e, z, f.user, &plan);
+        break;
+    case SMDB_SAVE_KEEP:
+        smdb_plan_keep(dc, e, z, f.user, &plan);
+        break;
+    case SMDB_SAVE_ROTATE:
+    case SMDB_SAVE_HANDOVER:
+        rv = smdb_plan_rotate(r, rq, dc, e, z, f.user,
+                              action == SMDB_SAVE_HANDOVER, &plan);
+        break;
+    case SMDB_SAVE_NEW:
+        rv = smdb_plan_new(r, rq, dc, e, z, f.user, &plan);
+        break;
+    }
+    if (rv != APR_SUCCESS || !plan.value) {
+        return rv;              /* refused, or the session ended */
+    }
+    return smdb_save_write(r, rq, dc, e, z, &plan);
+}

@@ -1,0 +1,165 @@
+/* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
+
+/*
+ * smdb_store.c: find, update and delete one session document (see
+ * smdb_store.h). Request threads only.
+ */
+#include "smdb_store.h"
+#include "smdb_housekeeper.h"
+#include "smdb_stats.h"
+
+/** The client for an operation on pl, or NULL; the first operation of a
+ * request on a collection makes the housekeeper aware of it. */
+static mongoc_client_t *smdb_store_begin(request_rec *r, smdb_checkout *co,
+                                         smdb_place *pl)
+{
+    mongoc_client_t *client = smdb_op_begin(r, co);
+
+    if (client && !pl->registered) {
+        pl->registered = 1;
+        smdb_hk_register(co->be, smdb_srv(r->server), pl->db, pl->coll,
+                         r->pool);
+    }
+    return client;
+}
+
+apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
+                             smdb_place *pl, const char *id,
+                             apr_int64_t max_lifetime_ms, smdb_doc *d,
+                             bson_error_t *error)
+{
+    mongoc_client_t *client;
+    mongoc_collection_t *coll;
+    mongoc_cursor_t *cursor;
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    const bson_t *doc;
+    apr_status_t rv = APR_SUCCESS;
+    apr_time_t started = apr_time_now();
+    apr_int64_t now = apr_time_as_msec(started);
+
+    d->value = d->user = NULL;
+    d->created_ms = now;
+    d->version = -1;
+    error->domain = 0;
+    client = smdb_store_begin(r, co, pl);
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    smdb_bson_find(&filter, &opts, id);
+    smdb_count(SMDB_STAT_LOADS, 1);
+    coll = mongoc_client_get_collection(client, pl->db, pl->coll);
+    cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+    if (!mongoc_cursor_next(cursor, &doc)) {
+        if (!mongoc_cursor_error(cursor, NULL)) {
+            smdb_count(SMDB_STAT_NOT_FOUND, 1);
+        }
+    }
+    else {
+        switch (smdb_bson_read(co->r->pool, doc, now, max_lifetime_ms, d)) {
+        case SMDB_DOC_LIVE:
+            break;
+        case SMDB_DOC_EXPIRED:
+            smdb_count(SMDB_STAT_EXPIRED, 1);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00306)
+                          "session %.8s... in %s.%s has expired", id,
+                          pl->db, pl->coll);
+            break;
+        case SMDB_DOC_TOO_OLD:
+            smdb_count(SMDB_STAT_EXPIRED, 1);
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00318)
+                          "session %.8s... in %s.%s has reached "
+                          "SessionMongoDBMaxLifetime", id, pl->db, pl->coll);
+            break;
+        case SMDB_DOC_NO_VALUE:
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00307)
+                          "session %.8s... in %s.%s has no string 'value'; "
+                          "ignoring it (was it written by another program?)",
+                          id, pl->db, pl->coll);
+            break;
+        }
+    }
+    if (mongoc_cursor_error(cursor, error)) {
+        rv = APR_EGENERAL;
+    }
+    smdb_op_end(r, co, rv == APR_SUCCESS ? NULL : error);
+    smdb_count(SMDB_STAT_LOAD_USEC, apr_time_now() - started);
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&filter);
+    return rv;
+}
+
+apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
+                              smdb_place *pl, const smdb_write_spec *w,
+                              bson_error_t *error)
+{
+    mongoc_client_t *client;
+    mongoc_collection_t *coll;
+    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
+    bson_t opts = BSON_INITIALIZER, reply;
+    apr_time_t started;
+    apr_status_t rv = APR_SUCCESS;
+
+    error->domain = 0;
+    client = smdb_store_begin(r, co, pl);
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    smdb_bson_update(w, apr_time_as_msec(apr_time_now()), &filter, &update,
+                     &opts);
+    coll = mongoc_client_get_collection(client, pl->db, pl->coll);
+    started = apr_time_now();
+    if (!mongoc_collection_update_one(coll, &filter, &update, &opts, &reply,
+                                      error)) {
+        rv = APR_EGENERAL;
+    }
+    else if (w->mode != SMDB_W_NEW && !smdb_bson_matched_one(&reply)) {
+        rv = w->mode == SMDB_W_CAS ? APR_EMISMATCH : APR_ENOENT;
+        if (w->mode == SMDB_W_CAS) {
+            smdb_count(SMDB_STAT_CONFLICTS, 1);
+        }
+    }
+    smdb_count(SMDB_STAT_SAVE_OPS, 1);
+    smdb_count(SMDB_STAT_SAVE_USEC, apr_time_now() - started);
+    if (rv == APR_SUCCESS) {
+        smdb_count(SMDB_STAT_SAVES, 1);
+    }
+    smdb_op_end(r, co, rv == APR_EGENERAL ? error : NULL);
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&opts);
+    bson_destroy(&update);
+    bson_destroy(&filter);
+    return rv;
+}
+
+apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
+                               const smdb_place *pl, const char *id)
+{
+    mongoc_client_t *client = smdb_op_begin(r, co);
+    mongoc_collection_t *coll;
+    bson_t filter = BSON_INITIALIZER;
+    bson_error_t error;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    BSON_APPEND_UTF8(&filter, "_id", id);
+    coll = mongoc_client_get_collection(client, pl->db, pl->coll);
+    if (!mongoc_collection_delete_one(coll, &filter, NULL, NULL, &error)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00310)
+                      "cannot delete session %.8s... from %s.%s at %s: %s; "
+                      "it stays until it expires", id, pl->db, pl->coll,
+                      co->be->redacted, error.message);
+        rv = APR_EGENERAL;
+    }
+    if (rv == APR_SUCCESS) {
+        smdb_count(SMDB_STAT_REMOVES, 1);
+    }
+    smdb_op_end(r, co, rv == APR_SUCCESS ? NULL : &error);
+    mongoc_collection_destroy(coll);
+    bson_destroy(&filter);
+    return rv;
+}

@@ -1,0 +1,48 @@
+/* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
+
+/*
+ * One session document in MongoDB: find, update and delete by _id, with
+ * the request's checked-out client (smdb_backend.h) and the BSON of
+ * smdb_bson.h. Each operation counts itself; a find's or a write's
+ * failure is returned, not logged, so that the caller says what it means
+ * where it happened.
+ */
+#ifndef SMDB_STORE_H
+#define SMDB_STORE_H
+
+#include "smdb_backend.h"
+#include "smdb_bson.h"
+
+/** Where a session's documents are, as a request uses them. */
+typedef struct {
+    const char *db;
+    const char *coll;
+    int registered;             /* the housekeeper knows the collection */
+} smdb_place;
+
+/** Find the document of id. APR_SUCCESS with d->value NULL when there is
+ * none (or it expired, or outlived max_lifetime_ms; logged at debug, or
+ * a warning for a document without a value), APR_EGENERAL when MongoDB
+ * was not asked or did not answer (error filled in when it was asked,
+ * error->domain 0 when it was not). */
+SMDB_HIDDEN apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
+                                         smdb_place *pl, const char *id,
+                                         apr_int64_t max_lifetime_ms,
+                                         smdb_doc *d, bson_error_t *error);
+
+/** Write w (see smdb_bson_update). APR_SUCCESS; APR_EMISMATCH when a
+ * compare-and-set found another version or no document; APR_ENOENT when
+ * a forced write found no document; APR_EGENERAL when MongoDB was not
+ * asked or the write failed (error as for smdb_store_find). */
+SMDB_HIDDEN apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
+                                          smdb_place *pl,
+                                          const smdb_write_spec *w,
+                                          bson_error_t *error);
+
+/** Delete the document of id; a failure is logged (the document stays
+ * until it expires). */
+SMDB_HIDDEN apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
+                                           const smdb_place *pl,
+                                           const char *id);
+
+#endif

@@ -1,0 +1,122 @@
+/* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
+
+/*
+ * Unit tests of smdb_stats.c: the counters of this child and of the
+ * whole server (after the shared segment exists), their averages, and
+ * the sweep claim through which children share the sweeps of a
+ * collection.
+ */
+#include <string.h>
+
+#include "apr_general.h"
+#include "apr_strings.h"
+
+#include "smdb_stats.h"
+#include "tap.h"
+
+#define SEC(n) apr_time_from_sec(n)
+
+static void test_counters(apr_pool_t *p)
+{
+    const apr_uint64_t *child = smdb_stats_child(), *server;
+
+    is_str(smdb_stat_names[SMDB_STAT_LOADS], "loads", "names: loads first");
+    is_str(smdb_stat_names[SMDB_STAT_OUTAGES], "timeouts",
+           "names: outages are shown as timeouts");
+    is_str(smdb_stat_names[SMDB_STAT_N - 1], "save_ops",
+           "names: one per counter, save_ops last");
+
+    /* without a segment */
+    ok(smdb_stats_server() == NULL, "no segment: no server counters");
+    ok(smdb_sweep_slots() == NULL, "no segment: no sweep slots");
+    is_int(smdb_stat_get(child, SMDB_STAT_LOADS), 0, "child loads start at 0");
+    smdb_count(SMDB_STAT_LOADS, 1);
+    smdb_count(SMDB_STAT_LOADS, 1);
+    smdb_count(SMDB_STAT_SWEPT, 40);
+    is_int(smdb_stat_get(child, SMDB_STAT_LOADS), 2, "child loads counted");
+    is_int(smdb_stat_get(child, SMDB_STAT_SWEPT), 40, "count adds n");
+    is_int(smdb_stat_get(child, SMDB_STAT_SAVES), 0,
+           "other counters untouched");
+    is_int(smdb_stat_get(NULL, SMDB_STAT_LOADS), 0,
+           "stat_get of no counters: 0");
+
+    /* averages */
+    smdb_count(SMDB_STAT_LOAD_USEC, 3000);
+    ok(smdb_stat_avg_ms(child, SMDB_STAT_LOAD_USEC, SMDB_STAT_LOADS) == 1.5,
+       "avg_ms: 3000 us over 2 loads is 1.5 ms");
+    ok(smdb_stat_avg_ms(child, SMDB_STAT_SAVE_USEC, SMDB_STAT_SAVE_OPS) == 0.0,
+       "avg_ms: 0 without operations");
+    ok(smdb_stat_avg_ms(NULL, SMDB_STAT_LOAD_USEC, SMDB_STAT_LOADS) == 0.0,
+       "avg_ms: 0 without counters");
+
+    /* with a segment */
+    ok(smdb_shared_create(p) == APR_SUCCESS, "shared_create: a segment");
+    server = smdb_stats_server();
+    ok(server != NULL, "segment: server counters");
+    is_int(smdb_stat_get(server, SMDB_STAT_LOADS), 0,
+           "server counters start at 0");
+    smdb_count(SMDB_STAT_LOADS, 1);
+    smdb_count(SMDB_STAT_LOAD_USEC, 500);
+    is_int(smdb_stat_get(server, SMDB_STAT_LOADS), 1, "server loads counted");
+    is_int(smdb_stat_get(child, SMDB_STAT_LOADS), 3, "... and the child's");
+    ok(smdb_stat_avg_ms(server, SMDB_STAT_LOAD_USEC, SMDB_STAT_LOADS) == 0.5,
+       "avg_ms of the server: 500 us over 1 load");
+    ok(smdb_sweep_slots() != NULL
+       && smdb_sweep_slots()[0] == 0
+       && smdb_sweep_slots()[SMDB_SWEEP_SLOTS - 1] == 0,
+       "segment: zeroed sweep slots");
+
+    /* a new generation starts from 0 */
+    ok(smdb_shared_create(p) == APR_SUCCESS, "shared_create again");
+    is_int(smdb_stat_get(smdb_stats_server(), SMDB_STAT_LOADS), 0,
+           "a new segment's counters are 0");
+    is_int(smdb_stat_get(child, SMDB_STAT_LOADS), 3,
+           "the child's are not reset");
+}
+
+static void test_sweep_claim(void)
+{
+    apr_uint64_t slots[SMDB_SWEEP_SLOTS];
+    apr_time_t now = SEC(1700000000) + 250000;  /* .25 s past a second */
+    apr_uint32_t tag = 5, other = 5 + SMDB_SWEEP_SLOTS;
+
+    memset(slots, 0, sizeof(slots));
+    ok(smdb_sweep_claim(NULL, tag, 60, now)
+       && smdb_sweep_claim(NULL, tag, 60, now),
+       "sweep_claim without slots: always");
+    ok(smdb_sweep_claim(slots, tag, 60, now), "sweep_claim: the first wins");
+    is_int((long long)slots[tag], (long long)(((apr_uint64_t)tag << 32)
+                                              | (1700000000 + 60)),
+           "... slot = tag << 32 | due seconds");
+    ok(slots[tag - 1] == 0 && slots[tag + 1] == 0,
+       "... only the tag's slot is used");
+    ok(!smdb_sweep_claim(slots, tag, 60, now),
+       "sweep_claim: a second claim at once loses");
+    ok(!smdb_sweep_claim(slots, tag, 60, now + SEC(59)),
+       "sweep_claim: ... and 59 s later");
+    ok(smdb_sweep_claim(slots, tag, 60, now + SEC(60)),
+       "sweep_claim: once due, it wins again");
+    is_int((long long)slots[tag], (long long)(((apr_uint64_t)tag << 32)
+                                              | (1700000000 + 120)),
+           "... and the slot is due an interval later");
+    ok(smdb_sweep_claim(slots, other, 30, now + SEC(61)),
+       "sweep_claim: another tag on the same slot takes it over");
+    is_int((long long)slots[tag], (long long)(((apr_uint64_t)other << 32)
+                                              | (1700000000 + 61 + 30)),
+           "... with its tag and due time");
+    ok(!smdb_sweep_claim(slots, other, 30, now + SEC(62)),
+       "sweep_claim: ... and holds it within its interval");
+}
+
+int main(void)
+{
+    apr_pool_t *p;
+
+    apr_initialize();
+    apr_pool_create(&p, NULL);
+    test_counters(p);
+    test_sweep_claim();
+    apr_pool_destroy(p);
+    apr_terminate();
+    return tap_done();
+}
