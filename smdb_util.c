@@ -52,13 +52,16 @@ const char *smdb_redact(apr_pool_t *p, const char *uri)
     if (at && (colon = memchr(host, ':', at - host)) != NULL) {
         out = apr_pstrcat(p, apr_pstrmemdup(p, uri, colon + 1 - uri), "***",
                           at, NULL);
+        /* the same '@' in out, after "***" */
+        host = out + (colon + 1 - uri) + 3 + 1;
     }
     else {
         out = apr_pstrdup(p, uri);
+        host = out + (at ? at + 1 - uri : host - uri);
     }
-    /* options start at the first '?' after the user info */
-    at = strchr(strstr(out, "://") + 3, '@');
-    opts = strchr(at ? at : out, '?');
+    /* options start at the first '?' after the user info (an '@' in
+     * them is no user info) */
+    opts = strchr(host, '?');
     if (!opts) {
         return out;
     }

@@ -5,7 +5,9 @@
  * checks the invariants the module relies on:
  *  - a valid token is 43 base64url characters and hashes to 64 hex digits;
  *  - a token freshly made is always valid;
- *  - redaction replaces a user-info password by "***";
+ *  - redaction replaces a user-info password by "***", and the value of
+ *    every option whose name holds "password" (or is
+ *    authMechanismProperties) by "***", wherever an '@' stands;
  *  - a cookie removed from a Cookie header is gone from it.
  *
  * Build and run: scripts/fuzz (clang with -fsanitize=fuzzer,address).
@@ -14,12 +16,56 @@
 
 #include "apr_general.h"
 #include "apr_strings.h"
+#include "apr_lib.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static apr_pool_t *pool;
+
+/** True when an option named name (its length n) carries a secret. */
+static int secret_option(const char *name, size_t n)
+{
+    static const char amp[] = "authmechanismproperties";
+    size_t i;
+    char *lower = apr_pstrmemdup(pool, name, n);
+
+    for (i = 0; i < n; i++) {
+        lower[i] = (char)apr_tolower(lower[i]);
+    }
+    return strstr(lower, "password") || !strcmp(lower, amp);
+}
+
+/** Abort unless every secret option of the redacted uri out has the
+ * value "***". The options are found as libmongoc finds them: after the
+ * user info, which ends at the last '@' before the first '/'. */
+static void check_options(const char *out)
+{
+    const char *host = strstr(out, "://"), *end, *c, *at = NULL, *q;
+
+    if (!host) {
+        return;
+    }
+    host += 3;
+    end = strchr(host, '/');
+    for (c = host; *c && (!end || c < end); c++) {
+        if (*c == '@') {
+            at = c;
+        }
+    }
+    q = strchr(at ? at + 1 : host, '?');
+    while (q && *q) {
+        const char *opt = q + 1, *stop = opt + strcspn(opt, "&;");
+        const char *eq = memchr(opt, '=', stop - opt);
+
+        if (eq && secret_option(opt, eq - opt)
+            && (stop - eq - 1 != 3 || strncmp(eq + 1, "***", 3))) {
+            abort();
+        }
+        q = *stop ? stop : NULL;
+    }
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -83,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
     }
+    check_options(out);
     apr_pool_clear(pool);
     return 0;
 }

@@ -139,19 +139,27 @@ static void test_redact(void)
            "redact: no scheme, unchanged");
     /* libmongoc reads the user info only before the first '/', so an
      * '@' in an option's value is just a character of that value. */
-    tap_todo(!strcmp(smdb_redact(p, "mongodb://db1/app?appname=ops@site&"
-                                    "tlsCertificateKeyFilePassword=k3y"),
-                     "mongodb://db1/app?appname=ops@site&"
-                     "tlsCertificateKeyFilePassword=***"),
-             "bug: an '@' in the options hides them from redaction",
-             "redact: a password option after an option value with '@', "
-             "without user info");
-    tap_todo(!strcmp(smdb_redact(p, "mongodb://db1/app?"
-                                    "tlsCertificateKeyFilePassword=p@ss"),
-                     "mongodb://db1/app?tlsCertificateKeyFilePassword=***"),
-             "bug: an '@' in the options hides them from redaction",
-             "redact: a password option whose value has '@', "
-             "without user info");
+    is_str(smdb_redact(p, "mongodb://db1/app?appname=ops@site&"
+                          "tlsCertificateKeyFilePassword=k3y"),
+           "mongodb://db1/app?appname=ops@site&"
+           "tlsCertificateKeyFilePassword=***",
+           "redact: a password option after an option value with '@', "
+           "without user info");
+    is_str(smdb_redact(p, "mongodb://db1/app?"
+                          "tlsCertificateKeyFilePassword=p@ss"),
+           "mongodb://db1/app?tlsCertificateKeyFilePassword=***",
+           "redact: a password option whose value has '@', "
+           "without user info");
+    is_str(smdb_redact(p, "mongodb://u:s3cret@db1/app?appname=a@b&"
+                          "tlsCertificateKeyFilePassword=k"),
+           "mongodb://u:***@db1/app?appname=a@b&"
+           "tlsCertificateKeyFilePassword=***",
+           "redact: user info and options, with an '@' in the options");
+    is_str(smdb_redact(p, "mongodb://u:p?w@db1/app?authMechanism=MONGODB-AWS&"
+                          "authMechanismProperties=AWS_SESSION_TOKEN:tok"),
+           "mongodb://u:***@db1/app?authMechanism=MONGODB-AWS&"
+           "authMechanismProperties=***",
+           "redact: a '?' in the password, an AWS session token");
 }
 
 static void test_cookie_without(void)
