@@ -2,9 +2,9 @@
 
 /*
  * smdb_backend.c: client pools, the circuit breaker's locking and log
- * lines, a request's client checkout, libmongoc's log and APM (see
- * smdb_backend.h). Runs in request threads, except the log handler and
- * the APM callback, which libmongoc calls from whatever thread it is in.
+ * lines, a request's client checkout, libmongoc's log (see
+ * smdb_backend.h). Runs in request threads, except the log handler,
+ * which libmongoc calls from whatever thread it is in.
  */
 #include "apr_atomic.h"
 #include "apr_hash.h"
@@ -22,10 +22,6 @@
 static struct {
     apr_hash_t *backends;       /* "timeout retry uri" -> smdb_backend */
 } smdb_child;
-
-/** The checkout whose operation this thread is running, for the APM
- * callback (NULL for the housekeeper and monitoring connections). */
-static __thread smdb_checkout *smdb_active;
 
 /** Route libmongoc's own log messages to httpd's error log. */
 static void smdb_mongoc_log(mongoc_log_level_t level, const char *domain,
@@ -68,22 +64,6 @@ static void smdb_mongoc_log(mongoc_log_level_t level, const char *domain,
                  domain, message);
 }
 
-/** APM: remember which commands the active request sent. Runs in the
- * thread that sends the command, so the thread-local pointer is the
- * request's (NULL for the housekeeper and for monitoring connections). */
-static void smdb_apm_started(const mongoc_apm_command_started_t *event)
-{
-    smdb_checkout *co = smdb_active;
-    const char *name = mongoc_apm_command_started_get_command_name(event);
-
-    if (co) {
-        co->commands = co->commands
-            ? apr_pstrcat(co->r->pool, co->commands, ",", name, NULL)
-            : apr_pstrdup(co->r->pool, name);
-        apr_table_set(co->r->notes, SMDB_NOTE_COMMANDS, co->commands);
-    }
-}
-
 static apr_status_t smdb_backend_cleanup(void *data)
 {
     smdb_backend *be = data;
@@ -92,6 +72,12 @@ static apr_status_t smdb_backend_cleanup(void *data)
         mongoc_client_pool_destroy(be->clients);
         be->clients = NULL;
     }
+    mongoc_read_prefs_destroy(be->read_prefs);
+    mongoc_read_concern_destroy(be->read_concern);
+    mongoc_write_concern_destroy(be->write_concern);
+    be->read_prefs = NULL;
+    be->read_concern = NULL;
+    be->write_concern = NULL;
     return APR_SUCCESS;
 }
 
@@ -134,13 +120,25 @@ static void smdb_backend_connect(smdb_backend *be)
 {
     mongoc_uri_t *muri = smdb_backend_uri(be);
     mongoc_client_pool_t *clients;
-    mongoc_apm_callbacks_t *cbs;
+    const mongoc_read_concern_t *rc;
+    const mongoc_write_concern_t *wc;
     bson_error_t error;
 
     if (!muri) {
         return;
     }
     clients = mongoc_client_pool_new_with_error(muri, &error);
+    if (clients) {
+        /* what the collection helpers took from the client, for the
+         * commands the module builds */
+        rc = mongoc_uri_get_read_concern(muri);
+        wc = mongoc_uri_get_write_concern(muri);
+        be->read_prefs = mongoc_read_prefs_copy(mongoc_uri_get_read_prefs_t(muri));
+        be->read_concern = mongoc_read_concern_is_default(rc)
+            ? NULL : mongoc_read_concern_copy(rc);
+        be->write_concern = mongoc_write_concern_is_default(wc)
+            ? NULL : mongoc_write_concern_copy(wc);
+    }
     mongoc_uri_destroy(muri);
     if (!clients) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, be->s, SMDB_LOGNO(00203)
@@ -152,10 +150,6 @@ static void smdb_backend_connect(smdb_backend *be)
         return;
     }
     mongoc_client_pool_set_error_api(clients, MONGOC_ERROR_API_VERSION_2);
-    cbs = mongoc_apm_callbacks_new();
-    mongoc_apm_set_command_started_cb(cbs, smdb_apm_started);
-    mongoc_client_pool_set_apm_callbacks(clients, cbs, NULL);
-    mongoc_apm_callbacks_destroy(cbs);
     apr_atomic_casptr((void *)&be->clients, clients, NULL);
 }
 
@@ -266,13 +260,15 @@ static int smdb_breaker_check(request_rec *r, smdb_backend *be)
 
 /** Tell be's breaker how an operation went; its opening and closing are
  * logged once each. */
-static void smdb_breaker_tell(request_rec *r, smdb_backend *be, int outage)
+static void smdb_breaker_tell(request_rec *r, smdb_backend *be,
+                              apr_time_t started, int outage)
 {
     smdb_breaker_change change;
     int failures;
 
     apr_thread_mutex_lock(be->mutex);
-    change = smdb_breaker_report(&be->breaker, outage, apr_time_now(),
+    change = smdb_breaker_report(&be->breaker, outage, started,
+                                 apr_time_now(),
                                  apr_time_from_sec(be->retry_interval_s),
                                  &failures);
     if (change == SMDB_BREAKER_OPENED) {
@@ -307,7 +303,8 @@ static apr_status_t smdb_checkout_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co)
+mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
+                               const char *command)
 {
     smdb_srv_conf *sc = smdb_srv(r->server);
 
@@ -346,20 +343,24 @@ mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co)
         apr_pool_cleanup_register(co->r->pool, co, smdb_checkout_cleanup,
                                   apr_pool_cleanup_null);
     }
-    smdb_active = co;
+    co->op_started = apr_time_now();
+    co->commands = co->commands
+        ? apr_pstrcat(co->r->pool, co->commands, ",", command, NULL)
+        : command;
+    apr_table_setn(co->r->notes, SMDB_NOTE_COMMANDS, co->commands);
     return co->client;
 }
 
 void smdb_op_end(request_rec *r, smdb_checkout *co, const bson_error_t *error)
 {
-    smdb_active = NULL;
     if (error) {
         smdb_count(SMDB_STAT_ERRORS, 1);
         if (smdb_is_outage(error)) {
             smdb_count(SMDB_STAT_OUTAGES, 1);
         }
     }
-    smdb_breaker_tell(r, co->be, error && smdb_is_outage(error));
+    smdb_breaker_tell(r, co->be, co->op_started,
+                      error && smdb_is_outage(error));
 }
 
 apr_array_header_t *smdb_backend_states(apr_pool_t *p)

@@ -6,8 +6,7 @@
  * client pool and the circuit breaker of that deployment, made in
  * child_init, after the fork. A request checks one client out on its
  * first operation (smdb_op_begin) and a cleanup of its pool returns it.
- * libmongoc's log goes to httpd's error log; its APM callback notes the
- * commands each request sent.
+ * libmongoc's log goes to httpd's error log.
  */
 #ifndef SMDB_BACKEND_H
 #define SMDB_BACKEND_H
@@ -29,6 +28,12 @@ typedef struct smdb_backend {
                                  * client pool */
     smdb_breaker breaker;
     server_rec *s;
+    /* from the URI, for the commands the module builds itself (NULL:
+     * the server's default); set with the client pool, before it is
+     * published */
+    mongoc_read_prefs_t *read_prefs;
+    mongoc_read_concern_t *read_concern;
+    mongoc_write_concern_t *write_concern;
 } smdb_backend;
 
 /** A request's checkout of a client: one per top-level request. */
@@ -37,7 +42,8 @@ typedef struct {
     smdb_backend *be;
     mongoc_client_pool_t *clients;  /* be's, when a client was popped */
     mongoc_client_t *client;    /* popped on first use */
-    const char *commands;       /* "find,update": commands sent (APM) */
+    apr_time_t op_started;      /* when the current operation began */
+    const char *commands;       /* "find,update": commands sent */
 } smdb_checkout;
 
 /** child_init: route libmongoc's log, make a backend for every server's
@@ -54,11 +60,12 @@ SMDB_HIDDEN void smdb_backends_exit(void);
  * it does not parse. */
 SMDB_HIDDEN mongoc_uri_t *smdb_backend_uri(const smdb_backend *be);
 
-/** The client for one MongoDB operation of r, or NULL (logged) when there
- * is none or the breaker says not to ask. The first call pops a client,
- * which goes back to the pool with the request pool. Marks co as the APM
- * target until smdb_op_end(). */
-SMDB_HIDDEN mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co);
+/** The client for one MongoDB command of r, named command (for the
+ * request note session-mongodb-commands), or NULL (logged) when there is
+ * none or the breaker says not to ask. The first call pops a client,
+ * which goes back to the pool with the request pool. */
+SMDB_HIDDEN mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
+                                           const char *command);
 
 /** After an operation: error is NULL on success. Counts failures and
  * tells the breaker. */

@@ -20,12 +20,22 @@ int smdb_breaker_allow(smdb_breaker *b, apr_time_t now)
 }
 
 smdb_breaker_change smdb_breaker_report(smdb_breaker *b, int outage,
-                                        apr_time_t now, apr_time_t hold,
-                                        int *failures)
+                                        apr_time_t started, apr_time_t now,
+                                        apr_time_t hold, int *failures)
 {
     smdb_breaker_change change = SMDB_BREAKER_SAME;
 
     if (outage) {
+        if (started < b->answered_at) {
+            /* it began before MongoDB last answered: one of the
+             * operations in flight when a connection broke */
+            if (b->stale_counted) {
+                b->probing = 0;
+                *failures = b->failures;
+                return change;
+            }
+            b->stale_counted = 1;
+        }
         b->failures++;
         b->probing = 0;
         if (b->open || b->failures >= SMDB_BREAKER_FAILURES) {
@@ -43,6 +53,8 @@ smdb_breaker_change smdb_breaker_report(smdb_breaker *b, int outage,
     }
     *failures = b->failures;
     b->open = b->probing = b->failures = 0;
+    b->answered_at = now;
+    b->stale_counted = 0;
     return change;
 }
 

@@ -5,7 +5,9 @@
  * state transitions with the clock passed in (httpd-free, unit-tested).
  * After SMDB_BREAKER_FAILURES outages in a row it opens: for its
  * hold-down time no operation asks MongoDB. Then one operation at a time
- * may probe; the first success closes it. The caller holds the lock that
+ * may probe; the first success closes it. Operations that began before
+ * MongoDB last answered and then fail (the requests in flight on a
+ * connection that was reset, say) count as one outage, not one each. The caller holds the lock that
  * guards the struct (smdb_backend's mutex) around every call.
  */
 #ifndef SMDB_BREAKER_H
@@ -21,6 +23,9 @@ typedef struct {
     int open;
     int probing;                /* one operation is trying MongoDB again */
     apr_time_t open_until;      /* end of the hold-down */
+    apr_time_t answered_at;     /* the last success */
+    int stale_counted;          /* an outage of an operation that began
+                                 * before it has been counted */
 } smdb_breaker;
 
 /** What a report changed. */
@@ -35,13 +40,16 @@ typedef enum {
  * until it reports. */
 SMDB_HIDDEN int smdb_breaker_allow(smdb_breaker *b, apr_time_t now);
 
-/** Report the outcome of an operation that was allowed: outage is true
- * when MongoDB was out of reach (not for a server that answered no).
- * An outage while open, or the one that opens it, starts a new hold-down
- * of hold. *failures is the count of outages in a row the report
- * concluded (after counting this one; before a success resets it). */
+/** Report the outcome of an operation that was allowed and began at
+ * started: outage is true when MongoDB was out of reach (not for a
+ * server that answered no). Of the outages of operations that began
+ * before the last success only the first counts. A counted outage while
+ * open, or the one that opens it, starts a new hold-down of hold.
+ * *failures is the count of outages in a row the report concluded
+ * (after counting this one; before a success resets it). */
 SMDB_HIDDEN smdb_breaker_change smdb_breaker_report(smdb_breaker *b,
                                                     int outage,
+                                                    apr_time_t started,
                                                     apr_time_t now,
                                                     apr_time_t hold,
                                                     int *failures);

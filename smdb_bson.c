@@ -4,23 +4,46 @@
  * smdb_bson.c: the BSON of the stored document (see smdb_bson.h).
  */
 #include "apr_strings.h"
+#include <string.h>
 
 #include "smdb_bson.h"
 
-void smdb_bson_find(bson_t *filter, bson_t *opts, const char *id)
+void smdb_bson_find(bson_t *cmd, const char *coll, const char *id)
 {
-    bson_t proj;
+    bson_t filter, proj;
 
-    BSON_APPEND_UTF8(filter, "_id", id);
-    BSON_APPEND_DOCUMENT_BEGIN(opts, "projection", &proj);
+    BSON_APPEND_UTF8(cmd, "find", coll);
+    BSON_APPEND_DOCUMENT_BEGIN(cmd, "filter", &filter);
+    BSON_APPEND_UTF8(&filter, "_id", id);
+    bson_append_document_end(cmd, &filter);
+    BSON_APPEND_DOCUMENT_BEGIN(cmd, "projection", &proj);
     BSON_APPEND_INT32(&proj, "value", 1);
     BSON_APPEND_INT32(&proj, "expiry", 1);
     BSON_APPEND_INT32(&proj, "user", 1);
     BSON_APPEND_INT32(&proj, "created", 1);
     BSON_APPEND_INT32(&proj, "version", 1);
-    bson_append_document_end(opts, &proj);
-    BSON_APPEND_INT64(opts, "limit", 1);
-    BSON_APPEND_BOOL(opts, "singleBatch", true);
+    bson_append_document_end(cmd, &proj);
+    BSON_APPEND_INT64(cmd, "limit", 1);
+    BSON_APPEND_BOOL(cmd, "singleBatch", true);
+}
+
+int smdb_bson_first(const bson_t *reply, bson_t *doc)
+{
+    bson_iter_t it, batch;
+    const uint8_t *data;
+    uint32_t len;
+
+    if (!bson_iter_init_find(&it, reply, "cursor")
+        || !BSON_ITER_HOLDS_DOCUMENT(&it)
+        || !bson_iter_recurse(&it, &batch)
+        || !bson_iter_find(&batch, "firstBatch")
+        || !BSON_ITER_HOLDS_ARRAY(&batch)
+        || !bson_iter_recurse(&batch, &it)
+        || !bson_iter_next(&it) || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        return 0;
+    }
+    bson_iter_document(&it, &len, &data);
+    return bson_init_static(doc, data, len);
 }
 
 smdb_doc_state smdb_bson_read(apr_pool_t *p, const bson_t *doc,
@@ -62,24 +85,32 @@ smdb_doc_state smdb_bson_read(apr_pool_t *p, const bson_t *doc,
     return SMDB_DOC_LIVE;
 }
 
-void smdb_bson_update(const smdb_write_spec *w, apr_int64_t now_ms,
-                      bson_t *filter, bson_t *update, bson_t *opts)
+/** The filter of w's update statement. */
+static void smdb_bson_update_q(const smdb_write_spec *w, bson_t *q)
 {
-    bson_t set, oninsert, unset, inc, ex;
+    bson_t ex;
 
-    BSON_APPEND_UTF8(filter, "_id", w->id);
+    BSON_APPEND_UTF8(q, "_id", w->id);
     if (w->mode == SMDB_W_CAS) {
         if (w->version >= 0) {
-            BSON_APPEND_INT64(filter, "version", w->version);
+            BSON_APPEND_INT64(q, "version", w->version);
         }
         else {
             /* written before documents had versions */
-            BSON_APPEND_DOCUMENT_BEGIN(filter, "version", &ex);
+            BSON_APPEND_DOCUMENT_BEGIN(q, "version", &ex);
             BSON_APPEND_BOOL(&ex, "$exists", false);
-            bson_append_document_end(filter, &ex);
+            bson_append_document_end(q, &ex);
         }
     }
-    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+}
+
+/** The update document of w's update statement. */
+static void smdb_bson_update_u(const smdb_write_spec *w, apr_int64_t now_ms,
+                               bson_t *u)
+{
+    bson_t set, oninsert, unset, inc;
+
+    BSON_APPEND_DOCUMENT_BEGIN(u, "$set", &set);
     BSON_APPEND_UTF8(&set, "value", w->value);
     if (w->expiry) {
         BSON_APPEND_DATE_TIME(&set, "expiry", apr_time_as_msec(w->expiry));
@@ -93,34 +124,105 @@ void smdb_bson_update(const smdb_write_spec *w, apr_int64_t now_ms,
          * its lifetime) must not lend the new session its age */
         BSON_APPEND_DATE_TIME(&set, "created", now_ms);
     }
-    bson_append_document_end(update, &set);
+    bson_append_document_end(u, &set);
     if (w->mode != SMDB_W_NEW) {
-        BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &oninsert);
+        BSON_APPEND_DOCUMENT_BEGIN(u, "$setOnInsert", &oninsert);
         BSON_APPEND_DATE_TIME(&oninsert, "created", now_ms);
-        bson_append_document_end(update, &oninsert);
+        bson_append_document_end(u, &oninsert);
     }
-    BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+    BSON_APPEND_DOCUMENT_BEGIN(u, "$inc", &inc);
     BSON_APPEND_INT64(&inc, "version", 1);
-    bson_append_document_end(update, &inc);
+    bson_append_document_end(u, &inc);
     if (!w->expiry || !w->user) {
-        BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
+        BSON_APPEND_DOCUMENT_BEGIN(u, "$unset", &unset);
         if (!w->expiry) {
             BSON_APPEND_UTF8(&unset, "expiry", "");
         }
         if (!w->user) {
             BSON_APPEND_UTF8(&unset, "user", "");
         }
-        bson_append_document_end(update, &unset);
+        bson_append_document_end(u, &unset);
     }
-    BSON_APPEND_BOOL(opts, "upsert", w->mode == SMDB_W_NEW);
 }
 
-int smdb_bson_matched_one(const bson_t *reply)
+void smdb_bson_update(const smdb_write_spec *w, apr_int64_t now_ms,
+                      const char *coll, bson_t *cmd)
+{
+    bson_t updates, stmt, q, u;
+
+    BSON_APPEND_UTF8(cmd, "update", coll);
+    BSON_APPEND_ARRAY_BEGIN(cmd, "updates", &updates);
+    BSON_APPEND_DOCUMENT_BEGIN(&updates, "0", &stmt);
+    BSON_APPEND_DOCUMENT_BEGIN(&stmt, "q", &q);
+    smdb_bson_update_q(w, &q);
+    bson_append_document_end(&stmt, &q);
+    BSON_APPEND_DOCUMENT_BEGIN(&stmt, "u", &u);
+    smdb_bson_update_u(w, now_ms, &u);
+    bson_append_document_end(&stmt, &u);
+    BSON_APPEND_BOOL(&stmt, "upsert", w->mode == SMDB_W_NEW);
+    bson_append_document_end(&updates, &stmt);
+    bson_append_array_end(cmd, &updates);
+}
+
+void smdb_bson_delete(bson_t *cmd, const char *coll, const char *id)
+{
+    bson_t deletes, stmt, q;
+
+    BSON_APPEND_UTF8(cmd, "delete", coll);
+    BSON_APPEND_ARRAY_BEGIN(cmd, "deletes", &deletes);
+    BSON_APPEND_DOCUMENT_BEGIN(&deletes, "0", &stmt);
+    BSON_APPEND_DOCUMENT_BEGIN(&stmt, "q", &q);
+    BSON_APPEND_UTF8(&q, "_id", id);
+    bson_append_document_end(&stmt, &q);
+    BSON_APPEND_INT32(&stmt, "limit", 1);
+    bson_append_document_end(&deletes, &stmt);
+    bson_append_array_end(cmd, &deletes);
+}
+
+/** The errmsg and code of an error document (a writeErrors element or a
+ * writeConcernError) into error, in domain. */
+static void smdb_bson_error(bson_iter_t *doc, uint32_t domain,
+                            bson_error_t *error)
 {
     bson_iter_t it;
+    const char *msg = "no errmsg";
+    uint32_t code = 0;
 
-    return bson_iter_init_find(&it, reply, "matchedCount")
-           && bson_iter_as_int64(&it) == 1;
+    if (BSON_ITER_HOLDS_DOCUMENT(doc) && bson_iter_recurse(doc, &it)) {
+        while (bson_iter_next(&it)) {
+            if (!strcmp(bson_iter_key(&it), "errmsg")
+                && BSON_ITER_HOLDS_UTF8(&it)) {
+                msg = bson_iter_utf8(&it, NULL);
+            }
+            else if (!strcmp(bson_iter_key(&it), "code")
+                     && BSON_ITER_HOLDS_NUMBER(&it)) {
+                code = (uint32_t)bson_iter_as_int64(&it);
+            }
+        }
+    }
+    bson_set_error(error, domain, code, "%s", msg);
+}
+
+int smdb_bson_write_reply(const bson_t *reply, apr_int64_t *n,
+                          bson_error_t *error)
+{
+    bson_iter_t it, first;
+
+    *n = 0;
+    if (bson_iter_init_find(&it, reply, "writeErrors")
+        && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &first)
+        && bson_iter_next(&first)) {
+        smdb_bson_error(&first, MONGOC_ERROR_SERVER, error);
+        return 0;
+    }
+    if (bson_iter_init_find(&it, reply, "writeConcernError")) {
+        smdb_bson_error(&it, MONGOC_ERROR_WRITE_CONCERN, error);
+        return 0;
+    }
+    if (bson_iter_init_find(&it, reply, "n") && BSON_ITER_HOLDS_NUMBER(&it)) {
+        *n = bson_iter_as_int64(&it);
+    }
+    return 1;
 }
 
 void smdb_bson_sweep_filter(bson_t *filter, apr_int64_t now_ms)

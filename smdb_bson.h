@@ -1,9 +1,9 @@
 /* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
 
 /*
- * The BSON of the stored document (httpd-free, unit-tested): the
- * commands' filters, updates and options, and the reading of a found
- * document. docs/stored-document.md describes the fields. The I/O is in
+ * The BSON of the stored document (httpd-free, unit-tested): the find,
+ * update and delete commands of one session, the reading of their
+ * replies and of a found document, the sweep's filter and the indexes. docs/stored-document.md describes the fields. The I/O is in
  * smdb_store.c and smdb_housekeeper.c.
  */
 #ifndef SMDB_BSON_H
@@ -12,6 +12,7 @@
 #include "apr_pools.h"
 #include "apr_time.h"
 #include <bson/bson.h>
+#include <mongoc/mongoc.h>   /* its error domains only: no libmongoc call */
 
 #include "smdb_util.h"
 
@@ -32,10 +33,14 @@ typedef enum {
     SMDB_DOC_NO_VALUE           /* no string value: not ours */
 } smdb_doc_state;
 
-/** The find of id: filter {_id: id}, and options that project the
- * fields the module reads and ask for one document in one batch. */
-SMDB_HIDDEN void smdb_bson_find(bson_t *filter, bson_t *opts,
+/** The find command of id in collection coll: filter {_id: id}, a
+ * projection of the fields the module reads, one document in one batch. */
+SMDB_HIDDEN void smdb_bson_find(bson_t *cmd, const char *coll,
                                 const char *id);
+
+/** The first document of a find command's reply (cursor.firstBatch) as
+ * a read-only view in *doc; 0 when the batch is empty. */
+SMDB_HIDDEN int smdb_bson_first(const bson_t *reply, bson_t *doc);
 
 /** Read a found document at now_ms into d (created and version whatever
  * the state; value and user only when live, copied into p). With
@@ -64,14 +69,23 @@ typedef struct {
                                  * document written before versions */
 } smdb_write_spec;
 
-/** The update of w at now_ms: its filter, update document and options.
- * Every write sets value and updated and increments version. */
+/** The update command of w in collection coll at now_ms: one statement
+ * {q: filter, u: update, upsert}. Every write sets value and updated and
+ * increments version. */
 SMDB_HIDDEN void smdb_bson_update(const smdb_write_spec *w,
-                                  apr_int64_t now_ms, bson_t *filter,
-                                  bson_t *update, bson_t *opts);
+                                  apr_int64_t now_ms, const char *coll,
+                                  bson_t *cmd);
 
-/** True when an update's reply says it matched exactly one document. */
-SMDB_HIDDEN int smdb_bson_matched_one(const bson_t *reply);
+/** The delete command of the document id in collection coll. */
+SMDB_HIDDEN void smdb_bson_delete(bson_t *cmd, const char *coll,
+                                  const char *id);
+
+/** Read the reply of a write command that the server answered with ok:
+ * 1: *n is the count of documents matched (update) or deleted; 0, with
+ * error set, when the reply carries a writeErrors or writeConcernError
+ * (the write did not happen, or is not known to be durable). */
+SMDB_HIDDEN int smdb_bson_write_reply(const bson_t *reply, apr_int64_t *n,
+                                      bson_error_t *error);
 
 /** The sweep's filter: documents whose expiry is before now_ms. */
 SMDB_HIDDEN void smdb_bson_sweep_filter(bson_t *filter, apr_int64_t now_ms);

@@ -8,12 +8,12 @@
 #include "smdb_housekeeper.h"
 #include "smdb_stats.h"
 
-/** The client for an operation on pl, or NULL; the first operation of a
+/** The client for command on pl, or NULL; the first operation of a
  * request on a collection makes the housekeeper aware of it. */
 static mongoc_client_t *smdb_store_begin(request_rec *r, smdb_checkout *co,
-                                         smdb_place *pl)
+                                         smdb_place *pl, const char *command)
 {
-    mongoc_client_t *client = smdb_op_begin(r, co);
+    mongoc_client_t *client = smdb_op_begin(r, co, command);
 
     if (client && !pl->registered) {
         pl->registered = 1;
@@ -23,16 +23,32 @@ static mongoc_client_t *smdb_store_begin(request_rec *r, smdb_checkout *co,
     return client;
 }
 
+/** Send a write command (update, delete) with the URI's write concern:
+ * one attempt, through libmongoc's server selection, authentication,
+ * TLS and connection pool. *n as smdb_bson_write_reply(). */
+static int smdb_store_send_write(mongoc_client_t *client, smdb_checkout *co,
+                                 const char *db, bson_t *cmd,
+                                 apr_int64_t *n, bson_error_t *error)
+{
+    bson_t reply;
+    int ok;
+
+    if (co->be->write_concern) {
+        mongoc_write_concern_append(co->be->write_concern, cmd);
+    }
+    ok = mongoc_client_command_simple(client, db, cmd, NULL, &reply, error)
+         && smdb_bson_write_reply(&reply, n, error);
+    bson_destroy(&reply);
+    return ok;
+}
+
 apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
                              smdb_place *pl, const char *id,
                              apr_int64_t max_lifetime_ms, smdb_doc *d,
                              bson_error_t *error)
 {
     mongoc_client_t *client;
-    mongoc_collection_t *coll;
-    mongoc_cursor_t *cursor;
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-    const bson_t *doc;
+    bson_t cmd = BSON_INITIALIZER, reply, doc;
     apr_status_t rv = APR_SUCCESS;
     apr_time_t started = apr_time_now();
     apr_int64_t now = apr_time_as_msec(started);
@@ -41,21 +57,24 @@ apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
     d->created_ms = now;
     d->version = -1;
     error->domain = 0;
-    client = smdb_store_begin(r, co, pl);
+    client = smdb_store_begin(r, co, pl, "find");
     if (!client) {
         return APR_EGENERAL;
     }
-    smdb_bson_find(&filter, &opts, id);
+    smdb_bson_find(&cmd, pl->coll, id);
+    if (co->be->read_concern) {
+        mongoc_read_concern_append(co->be->read_concern, &cmd);
+    }
     smdb_count(SMDB_STAT_LOADS, 1);
-    coll = mongoc_client_get_collection(client, pl->db, pl->coll);
-    cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-    if (!mongoc_cursor_next(cursor, &doc)) {
-        if (!mongoc_cursor_error(cursor, NULL)) {
-            smdb_count(SMDB_STAT_NOT_FOUND, 1);
-        }
+    if (!mongoc_client_command_simple(client, pl->db, &cmd,
+                                      co->be->read_prefs, &reply, error)) {
+        rv = APR_EGENERAL;
+    }
+    else if (!smdb_bson_first(&reply, &doc)) {
+        smdb_count(SMDB_STAT_NOT_FOUND, 1);
     }
     else {
-        switch (smdb_bson_read(co->r->pool, doc, now, max_lifetime_ms, d)) {
+        switch (smdb_bson_read(co->r->pool, &doc, now, max_lifetime_ms, d)) {
         case SMDB_DOC_LIVE:
             break;
         case SMDB_DOC_EXPIRED:
@@ -78,15 +97,10 @@ apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
             break;
         }
     }
-    if (mongoc_cursor_error(cursor, error)) {
-        rv = APR_EGENERAL;
-    }
     smdb_op_end(r, co, rv == APR_SUCCESS ? NULL : error);
     smdb_count(SMDB_STAT_LOAD_USEC, apr_time_now() - started);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    bson_destroy(&opts);
-    bson_destroy(&filter);
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
     return rv;
 }
 
@@ -95,26 +109,22 @@ apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
                               bson_error_t *error)
 {
     mongoc_client_t *client;
-    mongoc_collection_t *coll;
-    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER;
-    bson_t opts = BSON_INITIALIZER, reply;
+    bson_t cmd = BSON_INITIALIZER;
     apr_time_t started;
+    apr_int64_t n;
     apr_status_t rv = APR_SUCCESS;
 
     error->domain = 0;
-    client = smdb_store_begin(r, co, pl);
+    client = smdb_store_begin(r, co, pl, "update");
     if (!client) {
         return APR_EGENERAL;
     }
-    smdb_bson_update(w, apr_time_as_msec(apr_time_now()), &filter, &update,
-                     &opts);
-    coll = mongoc_client_get_collection(client, pl->db, pl->coll);
+    smdb_bson_update(w, apr_time_as_msec(apr_time_now()), pl->coll, &cmd);
     started = apr_time_now();
-    if (!mongoc_collection_update_one(coll, &filter, &update, &opts, &reply,
-                                      error)) {
+    if (!smdb_store_send_write(client, co, pl->db, &cmd, &n, error)) {
         rv = APR_EGENERAL;
     }
-    else if (w->mode != SMDB_W_NEW && !smdb_bson_matched_one(&reply)) {
+    else if (w->mode != SMDB_W_NEW && n != 1) {
         rv = w->mode == SMDB_W_CAS ? APR_EMISMATCH : APR_ENOENT;
         if (w->mode == SMDB_W_CAS) {
             smdb_count(SMDB_STAT_CONFLICTS, 1);
@@ -126,29 +136,24 @@ apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
         smdb_count(SMDB_STAT_SAVES, 1);
     }
     smdb_op_end(r, co, rv == APR_EGENERAL ? error : NULL);
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    bson_destroy(&opts);
-    bson_destroy(&update);
-    bson_destroy(&filter);
+    bson_destroy(&cmd);
     return rv;
 }
 
 apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
                                const smdb_place *pl, const char *id)
 {
-    mongoc_client_t *client = smdb_op_begin(r, co);
-    mongoc_collection_t *coll;
-    bson_t filter = BSON_INITIALIZER;
+    mongoc_client_t *client = smdb_op_begin(r, co, "delete");
+    bson_t cmd = BSON_INITIALIZER;
     bson_error_t error;
+    apr_int64_t n;
     apr_status_t rv = APR_SUCCESS;
 
     if (!client) {
         return APR_EGENERAL;
     }
-    BSON_APPEND_UTF8(&filter, "_id", id);
-    coll = mongoc_client_get_collection(client, pl->db, pl->coll);
-    if (!mongoc_collection_delete_one(coll, &filter, NULL, NULL, &error)) {
+    smdb_bson_delete(&cmd, pl->coll, id);
+    if (!smdb_store_send_write(client, co, pl->db, &cmd, &n, &error)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00310)
                       "cannot delete session %.8s... from %s.%s at %s: %s; "
                       "it stays until it expires", id, pl->db, pl->coll,
@@ -159,7 +164,6 @@ apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
         smdb_count(SMDB_STAT_REMOVES, 1);
     }
     smdb_op_end(r, co, rv == APR_SUCCESS ? NULL : &error);
-    mongoc_collection_destroy(coll);
-    bson_destroy(&filter);
+    bson_destroy(&cmd);
     return rv;
 }

@@ -1,9 +1,13 @@
 /* Licensed under the Apache License, Version 2.0; see mod_session_mongodb.c. */
 
 /*
- * One session document in MongoDB: find, update and delete by _id, with
- * the request's checked-out client (smdb_backend.h) and the BSON of
- * smdb_bson.h. Each operation counts itself; a find's or a write's
+ * One session document in MongoDB: find, update and delete by _id, as
+ * database commands built with libbson (smdb_bson.h) and sent once each
+ * through libmongoc's client API with the request's checked-out client
+ * (smdb_backend.h): server selection, authentication, TLS, compression
+ * and the connection pool stay libmongoc's; the URI's read preference,
+ * read concern and write concern are applied here, as the collection
+ * helpers would. No retry. Each operation counts itself; a find's or a write's
  * failure is returned, not logged, so that the caller says what it means
  * where it happened.
  */

@@ -41,7 +41,7 @@ int main(void)
 
     /* below the threshold */
     for (i = 1; i < SMDB_BREAKER_FAILURES; i++) {
-        c = smdb_breaker_report(&b, 1, t0, HOLD, &failures);
+        c = smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
         opened |= c != SMDB_BREAKER_SAME;
     }
     ok(!opened, "%d outages: no change", SMDB_BREAKER_FAILURES - 1);
@@ -49,7 +49,7 @@ int main(void)
     ok(!b.open && smdb_breaker_allow(&b, t0), "... still closed: allowed");
 
     /* the outage that opens it */
-    c = smdb_breaker_report(&b, 1, t0, HOLD, &failures);
+    c = smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
     is_change(c, SMDB_BREAKER_OPENED, "outage at the threshold");
     is_int(failures, SMDB_BREAKER_FAILURES, "... failures reported");
     ok(b.open && b.open_until == t0 + HOLD, "... hold-down until now + hold");
@@ -65,7 +65,7 @@ int main(void)
 
     /* the probe fails: a new hold-down from the new now, no new OPENED */
     t1 = t0 + HOLD + SEC(3);
-    c = smdb_breaker_report(&b, 1, t1, HOLD, &failures);
+    c = smdb_breaker_report(&b, 1, t1, t1, HOLD, &failures);
     is_change(c, SMDB_BREAKER_SAME, "probe outage");
     is_int(failures, SMDB_BREAKER_FAILURES + 1, "... failures go on");
     ok(b.open && b.open_until == t1 + HOLD,
@@ -75,7 +75,7 @@ int main(void)
     ok(smdb_breaker_allow(&b, t1 + HOLD), "... then a probe again");
 
     /* the probe succeeds */
-    c = smdb_breaker_report(&b, 0, t1 + HOLD, HOLD, &failures);
+    c = smdb_breaker_report(&b, 0, t1 + HOLD, t1 + HOLD, HOLD, &failures);
     is_change(c, SMDB_BREAKER_CLOSED, "probe success");
     is_int(failures, SMDB_BREAKER_FAILURES + 1,
            "... failures reported before the reset");
@@ -86,21 +86,21 @@ int main(void)
     /* a success while closed resets the count */
     memset(&b, 0, sizeof(b));
     for (i = 1; i < SMDB_BREAKER_FAILURES; i++) {
-        smdb_breaker_report(&b, 1, t0, HOLD, &failures);
+        smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
     }
-    c = smdb_breaker_report(&b, 0, t0, HOLD, &failures);
+    c = smdb_breaker_report(&b, 0, t0, t0, HOLD, &failures);
     is_change(c, SMDB_BREAKER_SAME, "success while closed");
     is_int(failures, SMDB_BREAKER_FAILURES - 1,
            "... reports the outages before it");
     is_int(b.failures, 0, "... and resets them");
-    c = smdb_breaker_report(&b, 1, t0, HOLD, &failures);
+    c = smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
     ok(c == SMDB_BREAKER_SAME && !b.open && failures == 1,
        "... so the next outage is the first again");
 
     /* abandon frees the probe slot */
     memset(&b, 0, sizeof(b));
     for (i = 0; i < SMDB_BREAKER_FAILURES; i++) {
-        smdb_breaker_report(&b, 1, t0, HOLD, &failures);
+        smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
     }
     ok(smdb_breaker_allow(&b, t0 + HOLD) && !smdb_breaker_allow(&b, t0 + HOLD),
        "abandon: a probe is out, others refused");
@@ -109,5 +109,31 @@ int main(void)
        "abandon: still open, and another may probe");
     ok(!smdb_breaker_allow(&b, t0 + HOLD), "abandon: ... one at a time");
 
+    /* operations in flight together when a connection breaks: they
+     * began before MongoDB last answered, and count as one outage */
+    memset(&b, 0, sizeof(b));
+    smdb_breaker_report(&b, 0, t0, t0 + SEC(1), HOLD, &failures);
+    for (i = 0; i < 5; i++) {
+        c = smdb_breaker_report(&b, 1, t0, t0 + SEC(2) + i, HOLD, &failures);
+        opened |= c != SMDB_BREAKER_SAME;
+    }
+    ok(c == SMDB_BREAKER_SAME && !b.open,
+       "5 outages of operations begun before the last success: closed");
+    is_int(b.failures, 1, "... counted as one outage");
+    ok(smdb_breaker_allow(&b, t0 + SEC(3)), "... operations still allowed");
+    /* fresh operations that fail are an outage */
+    smdb_breaker_report(&b, 1, t0 + SEC(3), t0 + SEC(4), HOLD, &failures);
+    c = smdb_breaker_report(&b, 1, t0 + SEC(4), t0 + SEC(5), HOLD,
+                            &failures);
+    is_change(c, SMDB_BREAKER_OPENED,
+              "then outages of operations begun after it");
+    is_int(failures, SMDB_BREAKER_FAILURES, "... open at the threshold");
+    /* a success ends the group: the next stale outage counts again */
+    memset(&b, 0, sizeof(b));
+    smdb_breaker_report(&b, 0, t0, t0 + SEC(1), HOLD, &failures);
+    smdb_breaker_report(&b, 1, t0, t0 + SEC(2), HOLD, &failures);
+    smdb_breaker_report(&b, 0, t0 + SEC(2), t0 + SEC(3), HOLD, &failures);
+    smdb_breaker_report(&b, 1, t0 + SEC(1), t0 + SEC(4), HOLD, &failures);
+    is_int(b.failures, 1, "a stale outage after a new success counts once");
     return tap_done();
 }

@@ -58,26 +58,57 @@ static int has(const bson_t *b, const char *dotted)
 
 /* one write: filter, update and options as JSON */
 typedef struct {
-    const char *filter, *update, *opts;
+    const char *filter, *update, *opts, *cmd;
     int has_set_created, has_oninsert, has_unset;
 } write_json;
 
+/* the sub-document at dotted in b, as a view in *out (a bson_t view
+ * points into itself: it cannot be returned by value), or an empty one */
+static void sub(const bson_t *b, const char *dotted, bson_t *out)
+{
+    bson_iter_t it, d;
+    const uint8_t *data;
+    uint32_t len;
+
+    if (bson_iter_init(&it, b) && bson_iter_find_descendant(&it, dotted, &d)
+        && (BSON_ITER_HOLDS_DOCUMENT(&d) || BSON_ITER_HOLDS_ARRAY(&d))) {
+        if (BSON_ITER_HOLDS_DOCUMENT(&d)) {
+            bson_iter_document(&d, &len, &data);
+        }
+        else {
+            bson_iter_array(&d, &len, &data);
+        }
+        bson_init_static(out, data, len);
+        return;
+    }
+    bson_init(out);
+}
+
+/* one update command, taken apart: its statement's filter and update,
+ * and the statement's other fields (upsert) as "opts" */
 static write_json write_of(const smdb_write_spec *w)
 {
-    bson_t filter = BSON_INITIALIZER, update = BSON_INITIALIZER,
-           opts = BSON_INITIALIZER;
+    bson_t cmd = BSON_INITIALIZER, filter, update, opts = BSON_INITIALIZER;
+    bson_iter_t it;
     write_json out;
 
-    smdb_bson_update(w, NOW, &filter, &update, &opts);
+    smdb_bson_update(w, NOW, "sessions", &cmd);
+    sub(&cmd, "updates.0.q", &filter);
+    sub(&cmd, "updates.0.u", &update);
+    if (bson_iter_init(&it, &cmd)
+        && bson_iter_find_descendant(&it, "updates.0.upsert", &it)
+        && BSON_ITER_HOLDS_BOOL(&it)) {
+        BSON_APPEND_BOOL(&opts, "upsert", bson_iter_bool(&it));
+    }
     out.filter = json(&filter);
     out.update = json(&update);
     out.opts = json(&opts);
     out.has_set_created = has(&update, "$set.created");
     out.has_oninsert = has(&update, "$setOnInsert");
     out.has_unset = has(&update, "$unset");
-    bson_destroy(&filter);
-    bson_destroy(&update);
+    out.cmd = json(&cmd);
     bson_destroy(&opts);
+    bson_destroy(&cmd);
     return out;
 }
 
@@ -108,6 +139,9 @@ static void test_update(void)
        "update NEW: created in $set, no $setOnInsert");
     ok(!j.has_unset, "update NEW: no $unset with expiry and user");
     is_str(j.opts, "{ \"upsert\" : true }", "update NEW: upsert true");
+    ok(!strncmp(j.cmd, "{ \"update\" : \"sessions\", \"updates\" : [ { \"q\" : ",
+                strlen("{ \"update\" : \"sessions\", \"updates\" : [ { \"q\" : ")),
+       "update: the command names the collection, one statement q first");
 
     /* NEW without expiry and owner */
     w.expiry = 0;
@@ -177,25 +211,79 @@ static void test_update(void)
     is_str(j.opts, "{ \"upsert\" : false }", "update FORCE: upsert false");
 }
 
-static void test_matched_one(void)
+static void test_write_reply(void)
 {
+    bson_error_t e;
+    apr_int64_t n = -7;
     bson_t *b;
 
-    b = doc("{ \"matchedCount\" : 1, \"modifiedCount\" : 1 }");
-    ok(smdb_bson_matched_one(b), "matched_one: matchedCount 1 (int32)");
+    b = doc("{ \"n\" : 1, \"nModified\" : 1, \"ok\" : 1.0 }");
+    ok(smdb_bson_write_reply(b, &n, &e) && n == 1, "write reply: n 1 (int32)");
     bson_destroy(b);
-    b = doc("{ \"matchedCount\" : { \"$numberLong\" : \"1\" } }");
-    ok(smdb_bson_matched_one(b), "matched_one: matchedCount 1 (int64)");
+    b = doc("{ \"n\" : { \"$numberLong\" : \"1\" }, \"ok\" : 1 }");
+    ok(smdb_bson_write_reply(b, &n, &e) && n == 1, "write reply: n 1 (int64)");
     bson_destroy(b);
-    b = doc("{ \"matchedCount\" : 0, \"upsertedCount\" : 1 }");
-    ok(!smdb_bson_matched_one(b), "matched_one: matchedCount 0");
+    b = doc("{ \"n\" : 0, \"nModified\" : 0, \"ok\" : 1 }");
+    ok(smdb_bson_write_reply(b, &n, &e) && n == 0, "write reply: n 0");
     bson_destroy(b);
-    b = doc("{ \"matchedCount\" : 2 }");
-    ok(!smdb_bson_matched_one(b), "matched_one: matchedCount 2");
+    b = doc("{ \"ok\" : 1 }");
+    n = 5;
+    ok(smdb_bson_write_reply(b, &n, &e) && n == 0,
+       "write reply: no n counts as 0");
     bson_destroy(b);
-    b = doc("{ \"modifiedCount\" : 1 }");
-    ok(!smdb_bson_matched_one(b), "matched_one: no matchedCount");
+    b = doc("{ \"n\" : 0, \"writeErrors\" : [ { \"index\" : 0, "
+            "\"code\" : 121, \"errmsg\" : \"Document failed validation\" } ], "
+            "\"ok\" : 1 }");
+    ok(!smdb_bson_write_reply(b, &n, &e), "write reply: writeErrors fail");
+    is_str(e.message, "Document failed validation",
+           "write reply: the write error's errmsg");
+    ok(e.code == 121 && e.domain == MONGOC_ERROR_SERVER,
+       "write reply: its code, in the server domain");
     bson_destroy(b);
+    b = doc("{ \"n\" : 1, \"writeConcernError\" : { \"code\" : 64, "
+            "\"errmsg\" : \"waiting for replication timed out\" }, "
+            "\"ok\" : 1 }");
+    ok(!smdb_bson_write_reply(b, &n, &e),
+       "write reply: a writeConcernError fails though n is 1");
+    ok(e.code == 64 && e.domain == MONGOC_ERROR_WRITE_CONCERN
+       && !strcmp(e.message, "waiting for replication timed out"),
+       "write reply: the write concern error's code and errmsg");
+    bson_destroy(b);
+}
+
+static void test_first(void)
+{
+    bson_t *b, d;
+    bson_iter_t it;
+
+    b = doc("{ \"cursor\" : { \"firstBatch\" : [ { \"_id\" : \"A\", "
+            "\"value\" : \"v\" }, { \"_id\" : \"B\" } ], \"id\" : 0, "
+            "\"ns\" : \"db.c\" }, \"ok\" : 1 }");
+    ok(smdb_bson_first(b, &d), "first: a batch with documents");
+    ok(bson_iter_init_find(&it, &d, "_id") && !strcmp(bson_iter_utf8(&it, NULL), "A"),
+       "first: the first document of the batch");
+    bson_destroy(b);
+    b = doc("{ \"cursor\" : { \"firstBatch\" : [], \"id\" : 0 }, \"ok\" : 1 }");
+    ok(!smdb_bson_first(b, &d), "first: an empty batch is no document");
+    bson_destroy(b);
+    b = doc("{ \"ok\" : 1 }");
+    ok(!smdb_bson_first(b, &d), "first: no cursor is no document");
+    bson_destroy(b);
+    b = doc("{ \"cursor\" : { \"firstBatch\" : [ 1 ] }, \"ok\" : 1 }");
+    ok(!smdb_bson_first(b, &d), "first: a batch of no document");
+    bson_destroy(b);
+}
+
+static void test_delete(void)
+{
+    bson_t cmd = BSON_INITIALIZER;
+
+    smdb_bson_delete(&cmd, "sessions", "ID");
+    is_str(json(&cmd),
+           "{ \"delete\" : \"sessions\", \"deletes\" : [ { \"q\" : "
+           "{ \"_id\" : \"ID\" }, \"limit\" : { \"$numberInt\" : \"1\" } } ] }",
+           "delete: one statement, by _id, limit 1");
+    bson_destroy(&cmd);
 }
 
 static smdb_doc_state read_json(const char *j, apr_int64_t max_ms,
@@ -283,16 +371,17 @@ static void test_find_sweep_indexes(void)
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER,
            cmd = BSON_INITIALIZER;
 
-    smdb_bson_find(&filter, &opts, "0123abcd");
-    is_str(json(&filter), "{ \"_id\" : \"0123abcd\" }", "find: filter _id");
+    smdb_bson_find(&opts, "sessions", "0123abcd");
     is_str(json(&opts),
-           "{ \"projection\" : { \"value\" : { \"$numberInt\" : \"1\" }, "
+           "{ \"find\" : \"sessions\", \"filter\" : { \"_id\" : \"0123abcd\" }, "
+           "\"projection\" : { \"value\" : { \"$numberInt\" : \"1\" }, "
            "\"expiry\" : { \"$numberInt\" : \"1\" }, "
            "\"user\" : { \"$numberInt\" : \"1\" }, "
            "\"created\" : { \"$numberInt\" : \"1\" }, "
            "\"version\" : { \"$numberInt\" : \"1\" } }, "
            "\"limit\" : { \"$numberLong\" : \"1\" }, \"singleBatch\" : true }",
-           "find: projection of the five fields read, limit 1, singleBatch");
+           "find: the command: filter _id, projection of the five fields "
+           "read, limit 1, singleBatch");
     bson_destroy(&filter);
     bson_init(&filter);
     smdb_bson_sweep_filter(&filter, NOW);
@@ -320,7 +409,9 @@ int main(void)
     apr_initialize();
     apr_pool_create(&p, NULL);
     test_update();
-    test_matched_one();
+    test_write_reply();
+    test_first();
+    test_delete();
     test_read();
     test_find_sweep_indexes();
     apr_pool_destroy(p);
