@@ -73,8 +73,12 @@ static apr_status_t smdb_backend_cleanup(void *data)
         be->clients = NULL;
     }
     mongoc_read_prefs_destroy(be->read_prefs);
-    mongoc_read_concern_destroy(be->read_concern);
-    mongoc_write_concern_destroy(be->write_concern);
+    if (be->read_concern) {
+        bson_destroy(be->read_concern);
+    }
+    if (be->write_concern) {
+        bson_destroy(be->write_concern);
+    }
     be->read_prefs = NULL;
     be->read_concern = NULL;
     be->write_concern = NULL;
@@ -120,8 +124,6 @@ static void smdb_backend_connect(smdb_backend *be)
 {
     mongoc_uri_t *muri = smdb_backend_uri(be);
     mongoc_client_pool_t *clients;
-    const mongoc_read_concern_t *rc;
-    const mongoc_write_concern_t *wc;
     bson_error_t error;
 
     if (!muri) {
@@ -130,14 +132,27 @@ static void smdb_backend_connect(smdb_backend *be)
     clients = mongoc_client_pool_new_with_error(muri, &error);
     if (clients) {
         /* what the collection helpers took from the client, for the
-         * commands the module builds */
-        rc = mongoc_uri_get_read_concern(muri);
-        wc = mongoc_uri_get_write_concern(muri);
-        be->read_prefs = mongoc_read_prefs_copy(mongoc_uri_get_read_prefs_t(muri));
-        be->read_concern = mongoc_read_concern_is_default(rc)
-            ? NULL : mongoc_read_concern_copy(rc);
-        be->write_concern = mongoc_write_concern_is_default(wc)
-            ? NULL : mongoc_write_concern_copy(wc);
+         * commands the module builds; built here, once: libmongoc builds
+         * a concern's BSON lazily, which is no job for threads sharing it */
+        const mongoc_read_concern_t *rc = mongoc_uri_get_read_concern(muri);
+        const mongoc_write_concern_t *wc = mongoc_uri_get_write_concern(muri);
+
+        be->read_prefs =
+            mongoc_read_prefs_copy(mongoc_uri_get_read_prefs_t(muri));
+        if (!mongoc_read_concern_is_default(rc)) {
+            mongoc_read_concern_t *copy = mongoc_read_concern_copy(rc);
+
+            be->read_concern = bson_new();
+            mongoc_read_concern_append(copy, be->read_concern);
+            mongoc_read_concern_destroy(copy);
+        }
+        if (!mongoc_write_concern_is_default(wc)) {
+            mongoc_write_concern_t *copy = mongoc_write_concern_copy(wc);
+
+            be->write_concern = bson_new();
+            mongoc_write_concern_append(copy, be->write_concern);
+            mongoc_write_concern_destroy(copy);
+        }
     }
     mongoc_uri_destroy(muri);
     if (!clients) {
@@ -241,12 +256,16 @@ static int smdb_is_outage(const bson_error_t *error)
 
 /** Whether r may ask be's MongoDB now (see smdb_breaker.h); a refusal
  * is counted and logged at debug. */
-static int smdb_breaker_check(request_rec *r, smdb_backend *be)
+static int smdb_breaker_check(request_rec *r, smdb_backend *be,
+                              apr_uint64_t *ticket)
 {
     int allow;
 
     apr_thread_mutex_lock(be->mutex);
     allow = smdb_breaker_allow(&be->breaker, apr_time_now());
+    if (allow) {
+        *ticket = smdb_breaker_issue(&be->breaker);
+    }
     apr_thread_mutex_unlock(be->mutex);
     if (!allow) {
         smdb_count(SMDB_STAT_BREAKER_SKIPS, 1);
@@ -261,13 +280,13 @@ static int smdb_breaker_check(request_rec *r, smdb_backend *be)
 /** Tell be's breaker how an operation went; its opening and closing are
  * logged once each. */
 static void smdb_breaker_tell(request_rec *r, smdb_backend *be,
-                              apr_time_t started, int outage)
+                              apr_uint64_t ticket, int outage)
 {
     smdb_breaker_change change;
     int failures;
 
     apr_thread_mutex_lock(be->mutex);
-    change = smdb_breaker_report(&be->breaker, outage, started,
+    change = smdb_breaker_report(&be->breaker, outage, ticket,
                                  apr_time_now(),
                                  apr_time_from_sec(be->retry_interval_s),
                                  &failures);
@@ -321,7 +340,7 @@ mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
             return NULL;
         }
     }
-    if (!smdb_breaker_check(r, co->be)) {
+    if (!smdb_breaker_check(r, co->be, &co->ticket)) {
         return NULL;
     }
     if (!co->client) {
@@ -343,7 +362,6 @@ mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
         apr_pool_cleanup_register(co->r->pool, co, smdb_checkout_cleanup,
                                   apr_pool_cleanup_null);
     }
-    co->op_started = apr_time_now();
     co->commands = co->commands
         ? apr_pstrcat(co->r->pool, co->commands, ",", command, NULL)
         : command;
@@ -359,7 +377,7 @@ void smdb_op_end(request_rec *r, smdb_checkout *co, const bson_error_t *error)
             smdb_count(SMDB_STAT_OUTAGES, 1);
         }
     }
-    smdb_breaker_tell(r, co->be, co->op_started,
+    smdb_breaker_tell(r, co->be, co->ticket,
                       error && smdb_is_outage(error));
 }
 

@@ -28,12 +28,14 @@ typedef struct smdb_backend {
                                  * client pool */
     smdb_breaker breaker;
     server_rec *s;
-    /* from the URI, for the commands the module builds itself (NULL:
-     * the server's default); set with the client pool, before it is
-     * published */
+    /* from the URI, for the commands the module builds itself, made
+     * once with the client pool and before it is published, read-only
+     * after: the read preference, and {readConcern: ...} and
+     * {writeConcern: ...} to append to commands (NULL: the server's
+     * default) */
     mongoc_read_prefs_t *read_prefs;
-    mongoc_read_concern_t *read_concern;
-    mongoc_write_concern_t *write_concern;
+    bson_t *read_concern;
+    bson_t *write_concern;
 } smdb_backend;
 
 /** A request's checkout of a client: one per top-level request. */
@@ -42,7 +44,7 @@ typedef struct {
     smdb_backend *be;
     mongoc_client_pool_t *clients;  /* be's, when a client was popped */
     mongoc_client_t *client;    /* popped on first use */
-    apr_time_t op_started;      /* when the current operation began */
+    apr_uint64_t ticket;        /* the breaker's, of the current operation */
     const char *commands;       /* "find,update": commands sent */
 } smdb_checkout;
 

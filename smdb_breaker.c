@@ -19,22 +19,26 @@ int smdb_breaker_allow(smdb_breaker *b, apr_time_t now)
     return 0;
 }
 
+apr_uint64_t smdb_breaker_issue(smdb_breaker *b)
+{
+    return ++b->issued;
+}
+
 smdb_breaker_change smdb_breaker_report(smdb_breaker *b, int outage,
-                                        apr_time_t started, apr_time_t now,
+                                        apr_uint64_t ticket, apr_time_t now,
                                         apr_time_t hold, int *failures)
 {
     smdb_breaker_change change = SMDB_BREAKER_SAME;
 
     if (outage) {
-        if (started < b->answered_at) {
-            /* it began before MongoDB last answered: one of the
-             * operations in flight when a connection broke */
-            if (b->stale_counted) {
-                b->probing = 0;
-                *failures = b->failures;
-                return change;
-            }
-            b->stale_counted = 1;
+        if (b->failures && ticket <= b->streak_mark) {
+            /* under way when the streak began: the same break */
+            b->probing = 0;
+            *failures = b->failures;
+            return change;
+        }
+        if (!b->failures) {
+            b->streak_mark = b->issued;
         }
         b->failures++;
         b->probing = 0;
@@ -53,8 +57,7 @@ smdb_breaker_change smdb_breaker_report(smdb_breaker *b, int outage,
     }
     *failures = b->failures;
     b->open = b->probing = b->failures = 0;
-    b->answered_at = now;
-    b->stale_counted = 0;
+    b->streak_mark = 0;
     return change;
 }
 

@@ -30,11 +30,11 @@ static int smdb_store_send_write(mongoc_client_t *client, smdb_checkout *co,
                                  const char *db, bson_t *cmd,
                                  apr_int64_t *n, bson_error_t *error)
 {
-    bson_t reply;
+    bson_t reply = BSON_INITIALIZER;
     int ok;
 
     if (co->be->write_concern) {
-        mongoc_write_concern_append(co->be->write_concern, cmd);
+        bson_concat(cmd, co->be->write_concern);
     }
     ok = mongoc_client_command_simple(client, db, cmd, NULL, &reply, error)
          && smdb_bson_write_reply(&reply, n, error);
@@ -48,7 +48,7 @@ apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
                              bson_error_t *error)
 {
     mongoc_client_t *client;
-    bson_t cmd = BSON_INITIALIZER, reply, doc;
+    bson_t cmd = BSON_INITIALIZER, reply = BSON_INITIALIZER, doc;
     apr_status_t rv = APR_SUCCESS;
     apr_time_t started = apr_time_now();
     apr_int64_t now = apr_time_as_msec(started);
@@ -63,7 +63,7 @@ apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
     }
     smdb_bson_find(&cmd, pl->coll, id);
     if (co->be->read_concern) {
-        mongoc_read_concern_append(co->be->read_concern, &cmd);
+        bson_concat(&cmd, co->be->read_concern);
     }
     smdb_count(SMDB_STAT_LOADS, 1);
     if (!mongoc_client_command_simple(client, pl->db, &cmd,

@@ -22,6 +22,15 @@ static const char *change_name(smdb_breaker_change c)
                                       : "(unknown)";
 }
 
+/* an operation let through at t (a fresh ticket) and its outcome */
+static smdb_breaker_change rep(smdb_breaker *b, int outage, apr_time_t t,
+                               int *failures)
+{
+    apr_uint64_t ticket = smdb_breaker_issue(b);
+
+    return smdb_breaker_report(b, outage, ticket, t, HOLD, failures);
+}
+
 static void is_change(smdb_breaker_change got, smdb_breaker_change want,
                       const char *what)
 {
@@ -41,7 +50,7 @@ int main(void)
 
     /* below the threshold */
     for (i = 1; i < SMDB_BREAKER_FAILURES; i++) {
-        c = smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
+        c = rep(&b, 1, t0, &failures);
         opened |= c != SMDB_BREAKER_SAME;
     }
     ok(!opened, "%d outages: no change", SMDB_BREAKER_FAILURES - 1);
@@ -49,7 +58,7 @@ int main(void)
     ok(!b.open && smdb_breaker_allow(&b, t0), "... still closed: allowed");
 
     /* the outage that opens it */
-    c = smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
+    c = rep(&b, 1, t0, &failures);
     is_change(c, SMDB_BREAKER_OPENED, "outage at the threshold");
     is_int(failures, SMDB_BREAKER_FAILURES, "... failures reported");
     ok(b.open && b.open_until == t0 + HOLD, "... hold-down until now + hold");
@@ -65,7 +74,7 @@ int main(void)
 
     /* the probe fails: a new hold-down from the new now, no new OPENED */
     t1 = t0 + HOLD + SEC(3);
-    c = smdb_breaker_report(&b, 1, t1, t1, HOLD, &failures);
+    c = rep(&b, 1, t1, &failures);
     is_change(c, SMDB_BREAKER_SAME, "probe outage");
     is_int(failures, SMDB_BREAKER_FAILURES + 1, "... failures go on");
     ok(b.open && b.open_until == t1 + HOLD,
@@ -75,7 +84,7 @@ int main(void)
     ok(smdb_breaker_allow(&b, t1 + HOLD), "... then a probe again");
 
     /* the probe succeeds */
-    c = smdb_breaker_report(&b, 0, t1 + HOLD, t1 + HOLD, HOLD, &failures);
+    c = rep(&b, 0, t1 + HOLD, &failures);
     is_change(c, SMDB_BREAKER_CLOSED, "probe success");
     is_int(failures, SMDB_BREAKER_FAILURES + 1,
            "... failures reported before the reset");
@@ -86,21 +95,21 @@ int main(void)
     /* a success while closed resets the count */
     memset(&b, 0, sizeof(b));
     for (i = 1; i < SMDB_BREAKER_FAILURES; i++) {
-        smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
+        rep(&b, 1, t0, &failures);
     }
-    c = smdb_breaker_report(&b, 0, t0, t0, HOLD, &failures);
+    c = rep(&b, 0, t0, &failures);
     is_change(c, SMDB_BREAKER_SAME, "success while closed");
     is_int(failures, SMDB_BREAKER_FAILURES - 1,
            "... reports the outages before it");
     is_int(b.failures, 0, "... and resets them");
-    c = smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
+    c = rep(&b, 1, t0, &failures);
     ok(c == SMDB_BREAKER_SAME && !b.open && failures == 1,
        "... so the next outage is the first again");
 
     /* abandon frees the probe slot */
     memset(&b, 0, sizeof(b));
     for (i = 0; i < SMDB_BREAKER_FAILURES; i++) {
-        smdb_breaker_report(&b, 1, t0, t0, HOLD, &failures);
+        rep(&b, 1, t0, &failures);
     }
     ok(smdb_breaker_allow(&b, t0 + HOLD) && !smdb_breaker_allow(&b, t0 + HOLD),
        "abandon: a probe is out, others refused");
@@ -109,31 +118,49 @@ int main(void)
        "abandon: still open, and another may probe");
     ok(!smdb_breaker_allow(&b, t0 + HOLD), "abandon: ... one at a time");
 
-    /* operations in flight together when a connection breaks: they
-     * began before MongoDB last answered, and count as one outage */
-    memset(&b, 0, sizeof(b));
-    smdb_breaker_report(&b, 0, t0, t0 + SEC(1), HOLD, &failures);
-    for (i = 0; i < 5; i++) {
-        c = smdb_breaker_report(&b, 1, t0, t0 + SEC(2) + i, HOLD, &failures);
-        opened |= c != SMDB_BREAKER_SAME;
+    /* operations in flight together when a connection breaks: let
+     * through before the streak of outages began, they count as one */
+    {
+        apr_uint64_t k[5];
+
+        memset(&b, 0, sizeof(b));
+        rep(&b, 0, t0, &failures);
+        for (i = 0; i < 5; i++) {
+            k[i] = smdb_breaker_issue(&b);
+        }
+        opened = 0;
+        for (i = 0; i < 5; i++) {
+            c = smdb_breaker_report(&b, 1, k[i], t0 + SEC(2) + i, HOLD,
+                                    &failures);
+            opened |= c != SMDB_BREAKER_SAME;
+        }
+        ok(!opened && !b.open,
+           "5 outages of operations under way together: still closed");
+        is_int(b.failures, 1, "... counted as one outage");
+        ok(smdb_breaker_allow(&b, t0 + SEC(3)), "... operations allowed");
+        /* operations let through after the break that fail: an outage */
+        rep(&b, 1, t0 + SEC(4), &failures);
+        c = rep(&b, 1, t0 + SEC(5), &failures);
+        is_change(c, SMDB_BREAKER_OPENED,
+                  "then outages of operations let through after it");
+        is_int(failures, SMDB_BREAKER_FAILURES, "... open at the threshold");
+        /* the clock plays no part: a step back changes nothing */
+        memset(&b, 0, sizeof(b));
+        rep(&b, 1, t0, &failures);
+        rep(&b, 1, t0 - SEC(3600), &failures);
+        c = rep(&b, 1, t0 - SEC(7200), &failures);
+        is_change(c, SMDB_BREAKER_OPENED,
+                  "fresh outages open it though the clock stepped back");
+        /* a success ends the streak: an old operation's outage after it
+         * counts once */
+        memset(&b, 0, sizeof(b));
+        k[0] = smdb_breaker_issue(&b);
+        k[1] = smdb_breaker_issue(&b);
+        rep(&b, 0, t0, &failures);
+        smdb_breaker_report(&b, 1, k[0], t0 + 1, HOLD, &failures);
+        smdb_breaker_report(&b, 1, k[1], t0 + 2, HOLD, &failures);
+        is_int(b.failures, 1,
+               "after a success, two older operations' outages: one");
     }
-    ok(c == SMDB_BREAKER_SAME && !b.open,
-       "5 outages of operations begun before the last success: closed");
-    is_int(b.failures, 1, "... counted as one outage");
-    ok(smdb_breaker_allow(&b, t0 + SEC(3)), "... operations still allowed");
-    /* fresh operations that fail are an outage */
-    smdb_breaker_report(&b, 1, t0 + SEC(3), t0 + SEC(4), HOLD, &failures);
-    c = smdb_breaker_report(&b, 1, t0 + SEC(4), t0 + SEC(5), HOLD,
-                            &failures);
-    is_change(c, SMDB_BREAKER_OPENED,
-              "then outages of operations begun after it");
-    is_int(failures, SMDB_BREAKER_FAILURES, "... open at the threshold");
-    /* a success ends the group: the next stale outage counts again */
-    memset(&b, 0, sizeof(b));
-    smdb_breaker_report(&b, 0, t0, t0 + SEC(1), HOLD, &failures);
-    smdb_breaker_report(&b, 1, t0, t0 + SEC(2), HOLD, &failures);
-    smdb_breaker_report(&b, 0, t0 + SEC(2), t0 + SEC(3), HOLD, &failures);
-    smdb_breaker_report(&b, 1, t0 + SEC(1), t0 + SEC(4), HOLD, &failures);
-    is_int(b.failures, 1, "a stale outage after a new success counts once");
     return tap_done();
 }
