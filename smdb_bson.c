@@ -234,24 +234,22 @@ void smdb_bson_sweep_filter(bson_t *filter, apr_int64_t now_ms)
     bson_append_document_end(filter, &lt);
 }
 
-void smdb_bson_indexes(bson_t *cmd, const char *collection)
+void smdb_bson_index(bson_t *cmd, const char *collection, smdb_index which)
 {
-    bson_t idx, ttl, user, key;
+    bson_t idx, spec, key;
+    const char *field = which == SMDB_INDEX_TTL ? "expiry" : "user";
 
     BSON_APPEND_UTF8(cmd, "createIndexes", collection);
     BSON_APPEND_ARRAY_BEGIN(cmd, "indexes", &idx);
-    BSON_APPEND_DOCUMENT_BEGIN(&idx, "0", &ttl);
-    BSON_APPEND_DOCUMENT_BEGIN(&ttl, "key", &key);
-    BSON_APPEND_INT32(&key, "expiry", 1);
-    bson_append_document_end(&ttl, &key);
-    BSON_APPEND_UTF8(&ttl, "name", "expiry_1");
-    BSON_APPEND_INT32(&ttl, "expireAfterSeconds", 0);
-    bson_append_document_end(&idx, &ttl);
-    BSON_APPEND_DOCUMENT_BEGIN(&idx, "1", &user);
-    BSON_APPEND_DOCUMENT_BEGIN(&user, "key", &key);
-    BSON_APPEND_INT32(&key, "user", 1);
-    bson_append_document_end(&user, &key);
-    BSON_APPEND_UTF8(&user, "name", "user_1");
-    bson_append_document_end(&idx, &user);
+    BSON_APPEND_DOCUMENT_BEGIN(&idx, "0", &spec);
+    BSON_APPEND_DOCUMENT_BEGIN(&spec, "key", &key);
+    BSON_APPEND_INT32(&key, field, 1);
+    bson_append_document_end(&spec, &key);
+    BSON_APPEND_UTF8(&spec, "name",
+                     which == SMDB_INDEX_TTL ? "expiry_1" : "user_1");
+    if (which == SMDB_INDEX_TTL) {
+        BSON_APPEND_INT32(&spec, "expireAfterSeconds", 0);
+    }
+    bson_append_document_end(&idx, &spec);
     bson_append_array_end(cmd, &idx);
 }

@@ -90,8 +90,15 @@ SMDB_HIDDEN int smdb_bson_write_reply(const bson_t *reply, apr_int64_t *n,
 /** The sweep's filter: documents whose expiry is before now_ms. */
 SMDB_HIDDEN void smdb_bson_sweep_filter(bson_t *filter, apr_int64_t now_ms);
 
-/** The createIndexes command of a session collection: the TTL index
- * {expiry: 1} (expireAfterSeconds 0) and {user: 1}. */
-SMDB_HIDDEN void smdb_bson_indexes(bson_t *cmd, const char *collection);
+/** The indexes of a session collection, each created on its own, so
+ * that a server refusing one (a TTL index, on FerretDB) keeps the other. */
+typedef enum {
+    SMDB_INDEX_TTL,             /* {expiry: 1}, expireAfterSeconds 0 */
+    SMDB_INDEX_USER             /* {user: 1}: revocation, a user's sessions */
+} smdb_index;
+
+/** The createIndexes command of one index of collection. */
+SMDB_HIDDEN void smdb_bson_index(bson_t *cmd, const char *collection,
+                                 smdb_index which);
 
 #endif

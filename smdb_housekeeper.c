@@ -37,7 +37,9 @@ typedef enum {
 typedef struct {
     const char *database;
     const char *collection;
-    smdb_idx_state state;
+    smdb_idx_state state;       /* of the TTL index */
+    int user_index;             /* the server answered for the user
+                                 * index (made it, or refused) */
     apr_time_t retry_at;        /* after a failed attempt */
     apr_time_t next_sweep;
     int sweep_interval_s;
@@ -173,58 +175,116 @@ static mongoc_client_t *smdb_hk_client(smdb_hk_backend *hb, int *alive)
     return client;
 }
 
-/** Create the TTL and user indexes of collection c with client. On a
- * server that refuses TTL indexes, fall back to sweeping, and say so
- * once per collection per child. Returns 0 when the thread was abandoned
- * while it waited. */
-static int smdb_ensure_indexes(smdb_hk_backend *hb, mongoc_client_t *client,
-                               smdb_coll *c)
+/** The notices of smdb_notice_first(), one per collection and server. */
+#define SMDB_NOTICE_TTL_REFUSED   1
+#define SMDB_NOTICE_USER_REFUSED  2
+
+/** Send the createIndexes of one index of c; APR_SUCCESS, APR_EACCES
+ * when the server answered no, APR_EGENERAL when it did not answer
+ * (error says why), APR_EINTR when the thread was abandoned meanwhile. */
+static apr_status_t smdb_create_index(mongoc_client_t *client,
+                                      const smdb_coll *c, smdb_index which,
+                                      bson_error_t *error)
 {
-    mongoc_database_t *db;
     bson_t cmd = BSON_INITIALIZER, reply;
-    bson_error_t error;
     int ok;
 
-    smdb_bson_indexes(&cmd, c->collection);
-    db = mongoc_client_get_database(client, c->database);
+    smdb_bson_index(&cmd, c->collection, which);
     pthread_mutex_unlock(&smdb_hk.lock);
-    ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply,
-                                                 &error);
-    mongoc_database_destroy(db);
+    ok = mongoc_client_write_command_with_opts(client, c->database, &cmd,
+                                               NULL, &reply, error);
     bson_destroy(&reply);
     bson_destroy(&cmd);
     if (!smdb_hk_resume()) {
-        return 0;
+        return APR_EINTR;
     }
+    if (ok) {
+        return APR_SUCCESS;
+    }
+    /* the server answered no: NotImplemented for TTL indexes on
+     * FerretDB, no createIndex privilege, or a conflicting index */
+    return error->domain == MONGOC_ERROR_SERVER ? APR_EACCES : APR_EGENERAL;
+}
+
+/** Create the indexes of collection c with client, each on its own: the
+ * TTL index on expiry, then the index on user. A server that refuses
+ * the TTL index is swept instead; a refusal is logged once per server
+ * and collection. Returns 0 when the thread was abandoned. */
+static int smdb_ensure_indexes(smdb_hk_backend *hb, mongoc_client_t *client,
+                               smdb_coll *c)
+{
+    server_rec *s = hb->be->s;
+    bson_error_t error;
+    apr_status_t rv;
+    int ttl_pending;
 
     apr_thread_mutex_lock(smdb_registry.mutex);
-    if (ok) {
-        c->state = SMDB_IDX_TTL;
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, hb->be->s, SMDB_LOGNO(00206)
-                     "TTL index on %s.%s ensured", c->database,
+    ttl_pending = c->state == SMDB_IDX_UNKNOWN;
+    apr_thread_mutex_unlock(smdb_registry.mutex);
+
+    if (ttl_pending) {
+        rv = smdb_create_index(client, c, SMDB_INDEX_TTL, &error);
+        if (rv == APR_EINTR) {
+            return 0;
+        }
+        if (rv == APR_EGENERAL) {
+            goto retry;
+        }
+        apr_thread_mutex_lock(smdb_registry.mutex);
+        c->state = rv == APR_SUCCESS ? SMDB_IDX_TTL : SMDB_IDX_SWEEP;
+        c->next_sweep = 0;
+        apr_thread_mutex_unlock(smdb_registry.mutex);
+        if (rv == APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SMDB_LOGNO(00206)
+                         "TTL index on %s.%s ensured", c->database,
+                         c->collection);
+        }
+        else if (smdb_notice_first(smdb_notice_slots(), c->tag,
+                                   SMDB_NOTICE_TTL_REFUSED)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SMDB_LOGNO(00207)
+                         "cannot create the TTL index on %s.%s at %s (%s); "
+                         "this server deletes expired sessions itself "
+                         "every %d s instead. To let MongoDB do it, create "
+                         "{expiry: 1} with expireAfterSeconds: 0 by hand or "
+                         "grant createIndex.", c->database, c->collection,
+                         hb->be->redacted, error.message,
+                         c->sweep_interval_s);
+        }
+    }
+
+    rv = smdb_create_index(client, c, SMDB_INDEX_USER, &error);
+    if (rv == APR_EINTR) {
+        return 0;
+    }
+    if (rv == APR_EGENERAL) {
+        goto retry;
+    }
+    apr_thread_mutex_lock(smdb_registry.mutex);
+    c->user_index = 1;
+    apr_thread_mutex_unlock(smdb_registry.mutex);
+    if (rv == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, SMDB_LOGNO(00211)
+                     "index on user of %s.%s ensured", c->database,
                      c->collection);
     }
-    else if (error.domain == MONGOC_ERROR_SERVER) {
-        /* The server answered no: NotImplemented on FerretDB, no
-         * createIndex privilege, or a conflicting index. */
-        c->state = SMDB_IDX_SWEEP;
-        c->next_sweep = 0;
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hb->be->s, SMDB_LOGNO(00207)
-                     "cannot create the TTL index on %s.%s at %s (%s); "
-                     "this server deletes expired sessions itself every "
-                     "%d s instead. To let MongoDB do it, create "
-                     "{expiry: 1} with expireAfterSeconds: 0 by hand or "
-                     "grant createIndex.", c->database, c->collection,
-                     hb->be->redacted, error.message, c->sweep_interval_s);
+    else if (smdb_notice_first(smdb_notice_slots(), c->tag,
+                               SMDB_NOTICE_USER_REFUSED)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SMDB_LOGNO(00212)
+                     "cannot create the index on user of %s.%s at %s (%s); "
+                     "ending a user's sessions by their user (revocation) "
+                     "reads the whole collection. Create {user: 1} by hand "
+                     "or grant createIndex.", c->database, c->collection,
+                     hb->be->redacted, error.message);
     }
-    else {
-        c->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, hb->be->s, SMDB_LOGNO(00208)
-                     "cannot create the TTL index on %s.%s now (%s); "
-                     "will try again", c->database, c->collection,
-                     error.message);
-    }
+    return 1;
+
+retry:
+    apr_thread_mutex_lock(smdb_registry.mutex);
+    c->retry_at = apr_time_now() + SMDB_INDEX_RETRY;
     apr_thread_mutex_unlock(smdb_registry.mutex);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, SMDB_LOGNO(00208)
+                 "cannot create the indexes of %s.%s now (%s); will try "
+                 "again", c->database, c->collection, error.message);
     return 1;
 }
 
@@ -289,10 +349,12 @@ static int smdb_housekeep(smdb_hk_backend *hb, apr_pool_t *p)
     for (hi = apr_hash_first(p, hb->colls); hi; hi = apr_hash_next(hi)) {
         smdb_coll *c = apr_hash_this_val(hi);
 
-        if (c->state == SMDB_IDX_UNKNOWN && c->retry_at <= now) {
+        if ((c->state == SMDB_IDX_UNKNOWN
+             || (c->state != SMDB_IDX_OFF && !c->user_index))
+            && c->retry_at <= now) {
             APR_ARRAY_PUSH(index, smdb_coll *) = c;
         }
-        else if (c->state == SMDB_IDX_SWEEP && c->next_sweep <= now) {
+        if (c->state == SMDB_IDX_SWEEP && c->next_sweep <= now) {
             c->next_sweep = now + apr_time_from_sec(c->sweep_interval_s);
             if (smdb_sweep_claim(smdb_sweep_slots(), c->tag,
                                  c->sweep_interval_s, now)) {

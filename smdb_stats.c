@@ -86,3 +86,28 @@ int smdb_sweep_claim(apr_uint64_t *slots, apr_uint32_t tag, int interval_s,
     return __atomic_compare_exchange_n(slot, &old, mine, 0, __ATOMIC_ACQ_REL,
                                        __ATOMIC_ACQUIRE);
 }
+
+apr_uint64_t *smdb_notice_slots(void)
+{
+    return smdb_segment ? smdb_segment->notice_slots : NULL;
+}
+
+int smdb_notice_first(apr_uint64_t *slots, apr_uint32_t tag,
+                      apr_uint32_t what)
+{
+    apr_uint64_t *slot, old;
+    apr_uint64_t mine = ((apr_uint64_t)tag << 32) | what;
+
+    if (!slots) {
+        return 1;
+    }
+    slot = &slots[(tag + what) % SMDB_SWEEP_SLOTS];
+    old = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    while (old != mine) {
+        if (__atomic_compare_exchange_n(slot, &old, mine, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -45,6 +45,7 @@ SMDB_HIDDEN extern const char *const smdb_stat_names[SMDB_STAT_N];
 typedef struct {
     apr_uint64_t stats[SMDB_STAT_N];
     apr_uint64_t sweep_slots[SMDB_SWEEP_SLOTS];
+    apr_uint64_t notice_slots[SMDB_SWEEP_SLOTS];
 } smdb_shared;
 
 /** Make the segment for a new server generation, zeroed, freed with
@@ -84,5 +85,19 @@ SMDB_HIDDEN apr_uint64_t *smdb_sweep_slots(void);
  */
 SMDB_HIDDEN int smdb_sweep_claim(apr_uint64_t *slots, apr_uint32_t tag,
                                  int interval_s, apr_time_t now);
+
+/** The notice slots of the segment, or NULL without one. */
+SMDB_HIDDEN apr_uint64_t *smdb_notice_slots(void);
+
+/**
+ * Whether this child is the first of its server to give notice `what`
+ * (a small number) about the collection tagged tag, so that a warning
+ * about a collection is logged once per server (generation), not once
+ * per child. A slot (by tag and what) holds tag << 32 | what; a slot
+ * that another notice holds is taken over, which at worst repeats a
+ * warning. Without slots (NULL), always.
+ */
+SMDB_HIDDEN int smdb_notice_first(apr_uint64_t *slots, apr_uint32_t tag,
+                                  apr_uint32_t what);
 
 #endif

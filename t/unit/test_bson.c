@@ -389,16 +389,21 @@ static void test_find_sweep_indexes(void)
            apr_pstrcat(p, "{ \"expiry\" : { \"$lt\" : ", date(NOW), " } }",
                        NULL),
            "sweep filter: expiry $lt now, as a date");
-    smdb_bson_indexes(&cmd, "sessions");
+    smdb_bson_index(&cmd, "sessions", SMDB_INDEX_TTL);
     is_str(json(&cmd),
            "{ \"createIndexes\" : \"sessions\", \"indexes\" : [ "
            "{ \"key\" : { \"expiry\" : { \"$numberInt\" : \"1\" } }, "
            "\"name\" : \"expiry_1\", "
-           "\"expireAfterSeconds\" : { \"$numberInt\" : \"0\" } }, "
+           "\"expireAfterSeconds\" : { \"$numberInt\" : \"0\" } } ] }",
+           "index TTL: on expiry, expireAfterSeconds 0, alone");
+    bson_destroy(&cmd);
+    bson_init(&cmd);
+    smdb_bson_index(&cmd, "sessions", SMDB_INDEX_USER);
+    is_str(json(&cmd),
+           "{ \"createIndexes\" : \"sessions\", \"indexes\" : [ "
            "{ \"key\" : { \"user\" : { \"$numberInt\" : \"1\" } }, "
            "\"name\" : \"user_1\" } ] }",
-           "indexes: TTL index on expiry (expireAfterSeconds 0), index on "
-           "user");
+           "index user: on user, no TTL, alone");
     bson_destroy(&filter);
     bson_destroy(&opts);
     bson_destroy(&cmd);

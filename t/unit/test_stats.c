@@ -108,6 +108,27 @@ static void test_sweep_claim(void)
        "sweep_claim: ... and holds it within its interval");
 }
 
+static void test_notice_first(void)
+{
+    apr_uint64_t slots[SMDB_SWEEP_SLOTS];
+    apr_uint32_t tag = 0xabcd0001u, other = tag + SMDB_SWEEP_SLOTS;
+
+    memset(slots, 0, sizeof(slots));
+    ok(smdb_notice_first(NULL, tag, 1) && smdb_notice_first(NULL, tag, 1),
+       "notice_first without slots: always");
+    ok(smdb_notice_first(slots, tag, 1), "notice_first: the first child");
+    ok(!smdb_notice_first(slots, tag, 1),
+       "notice_first: a second child of the server: no");
+    ok(smdb_notice_first(slots, tag, 2),
+       "notice_first: another notice of the same collection: yes");
+    ok(!smdb_notice_first(slots, tag, 2) && !smdb_notice_first(slots, tag, 1),
+       "notice_first: ... each once");
+    ok(smdb_notice_first(slots, other, 1),
+       "notice_first: a colliding collection takes the slot over");
+    ok(smdb_notice_first(slots, tag, 1),
+       "notice_first: ... and at worst the first warns again");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -116,6 +137,7 @@ int main(void)
     apr_pool_create(&p, NULL);
     test_counters(p);
     test_sweep_claim();
+    test_notice_first();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
