@@ -63,7 +63,8 @@ int smdb_peruser_id_ok(const char *user)
     if (!n || !bson_utf8_validate(user, n, false)) {
         return 0;
     }
-    return n != SMDB_ID_LEN || strspn(user, "0123456789abcdef") != n;
+    return n != SMDB_ID_LEN
+           || strspn(user, "0123456789abcdefABCDEF") != n;
 }
 
 smdb_save_action smdb_save_decide(const smdb_save_facts *f)

@@ -32,9 +32,10 @@ SMDB_HIDDEN const char *smdb_identity(const char *auth_user,
                                       const char *stored_user);
 
 /** True if user can key a per-user session: present, valid UTF-8, and
- * not shaped like the hashed _id of a cookie session (64 lowercase hex
- * digits), so that no user name can claim a token's document in a
- * shared collection. */
+ * not shaped like the hashed _id of a cookie session (64 hex digits, in
+ * either case, so that a case-insensitive collation changes nothing), so
+ * that no user name can claim a token's document in a shared
+ * collection. */
 SMDB_HIDDEN int smdb_peruser_id_ok(const char *user);
 
 /** What session_mongodb_save knows when it decides. */

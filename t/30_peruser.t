@@ -8,7 +8,7 @@ use SMDB::Test;
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(sleep);
 
-plan tests => 19, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 22, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_basic.c', 'mod_authn_file.c';
 
 sub auth { (Authorization => 'Basic ' . encode_base64(join(':', @_), '')) }
@@ -56,6 +56,13 @@ $res = $c->get('/peruser?set=x:1', auth($hex, 'hexpw'));
 ok t_cmp($res->code, 200, 'the request itself is served');
 ok t_cmp(db_one('smdb_test', 'peruser', $hex), undef, 'nothing stored under a 64-hex-digit name');
 ok t_cmp(error_log_since($offset), qr/SMDB00315/, 'refusal logged');
+# ... in either case
+my $HEX = uc $hex;
+$offset = error_log_size();
+$res = $c->get('/peruser?set=x:1', auth($HEX, 'hexpw'));
+ok t_cmp($res->code, 200, 'an uppercase 64-hex-digit name: served');
+ok t_cmp(db_one('smdb_test', 'peruser', $HEX), undef, '... nothing stored under it');
+ok t_cmp(error_log_since($offset), qr/SMDB00315/, '... refusal logged');
 
 # SessionMongoDBMaxLifetime with per-user sessions: the session ends, and
 # the next one under the same user name starts afresh (not stuck behind

@@ -111,7 +111,12 @@ static void test_peruser_id(void)
     ok(!smdb_peruser_id_ok("\xc3"), "peruser_id: truncated UTF-8");
     ok(!smdb_peruser_id_ok(hex64),
        "peruser_id: 64 lowercase hex digits (a token's _id) refused");
-    ok(smdb_peruser_id_ok(upper), "peruser_id: 64 uppercase hex digits");
+    ok(!smdb_peruser_id_ok(upper),
+       "peruser_id: 64 uppercase hex digits refused too");
+    upper[0] = 'a';
+    ok(!smdb_peruser_id_ok(upper), "peruser_id: 64 hex digits, mixed case");
+    upper[0] = 'g';
+    ok(smdb_peruser_id_ok(upper), "peruser_id: 64 characters, not all hex");
     ok(smdb_peruser_id_ok(hex64 + 1), "peruser_id: 63 hex digits");
     ok(smdb_peruser_id_ok(apr_pstrcat(p, hex64, "0", NULL)),
        "peruser_id: 65 hex digits");
