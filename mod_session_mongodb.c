@@ -27,6 +27,7 @@
  */
 
 #include "http_core.h"
+#include "http_request.h"
 #include "ap_mpm.h"
 #include "apr_optional_hooks.h"
 #include "mod_status.h"
@@ -111,6 +112,12 @@ static void register_hooks(apr_pool_t *p)
     /* each child: client pools and the housekeeper, after the fork */
     ap_hook_child_init(session_mongodb_child_init, NULL, NULL,
                        APR_HOOK_MIDDLE);
+    /* who the request is: seen before httpd's access control,
+     * authentication and authorization, verified once they succeeded
+     * (before mod_session's fixups load the session) */
+    ap_hook_header_parser(smdb_session_seen, NULL, NULL,
+                          APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(smdb_session_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* mod_session: load at fixups and filter time, save in the filter */
     ap_hook_session_load(smdb_session_load, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_session_save(smdb_session_save, NULL, NULL, APR_HOOK_MIDDLE);

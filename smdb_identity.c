@@ -10,50 +10,40 @@
 #include "mod_session.h"
 #include "smdb_identity.h"
 
-typedef struct {
-    apr_pool_t *pool;
-    const apr_table_t *entries;
+const char *smdb_form_user(apr_pool_t *p, const apr_table_t *entries,
+                           const char *auth_name)
+{
     const char *user;
-} smdb_form_find;
 
-static int smdb_find_form_user(void *data, const char *key, const char *val)
-{
-    smdb_form_find *f = data;
-    apr_size_t n = strlen(key);
-
-    if (n > 5 && !strcmp(key + n - 5, "-" MOD_SESSION_USER) && val && *val) {
-        /* mod_auth_form writes "<AuthName>-user" with "<AuthName>-pw" */
-        char *pw = apr_pstrcat(f->pool, apr_pstrmemdup(f->pool, key, n - 5),
-                               "-" MOD_SESSION_PW, NULL);
-
-        if (apr_table_get(f->entries, pw)) {
-            f->user = val;
-            return 0;
-        }
+    if (!entries || !auth_name || !*auth_name) {
+        return NULL;
     }
-    return 1;
-}
-
-const char *smdb_form_user(apr_pool_t *p, const apr_table_t *entries)
-{
-    smdb_form_find f = {p, entries, NULL};
-
-    if (entries) {
-        apr_table_do(smdb_find_form_user, &f, entries, NULL);
+    /* mod_auth_form writes "<AuthName>-user" with "<AuthName>-pw" */
+    user = apr_table_get(entries, apr_pstrcat(p, auth_name,
+                                              "-" MOD_SESSION_USER, NULL));
+    if (!user || !*user
+        || !apr_table_get(entries, apr_pstrcat(p, auth_name,
+                                               "-" MOD_SESSION_PW, NULL))) {
+        return NULL;
     }
-    return f.user;
+    return user;
 }
 
 const char *smdb_identity(const char *auth_user, const char *form_user,
-                          int had_form_user, const char *stored_user)
+                          const char *loaded_form_user,
+                          const char *stored_user)
 {
+    if (loaded_form_user && !form_user) {
+        return NULL;
+    }
+    if (form_user && (!loaded_form_user
+                      || strcmp(form_user, loaded_form_user))) {
+        return form_user;
+    }
     if (auth_user) {
         return auth_user;
     }
-    if (form_user) {
-        return form_user;
-    }
-    return had_form_user ? NULL : stored_user;
+    return form_user ? form_user : stored_user;
 }
 
 int smdb_peruser_id_ok(const char *user)

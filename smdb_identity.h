@@ -13,22 +13,32 @@
 #include "apr_tables.h"
 #include "smdb_util.h"
 
-/** The user mod_auth_form keeps in a session's entries
- * ("<AuthName>-user", next to "<AuthName>-pw"), or NULL. */
+/** The user mod_auth_form keeps in a session's entries under auth_name
+ * (the request's AuthName: "<AuthName>-user", next to "<AuthName>-pw"),
+ * or NULL; NULL without an AuthName. Keys of other names (an
+ * application's own "db-user" and "db-pw") are no identity. */
 SMDB_HIDDEN const char *smdb_form_user(apr_pool_t *p,
-                                       const apr_table_t *entries);
+                                       const apr_table_t *entries,
+                                       const char *auth_name);
 
 /**
- * Who owns the session being saved: the authenticated user (auth_user:
- * r->user where it can be trusted); else the user mod_auth_form keeps in
- * the session (form_user); else nobody if mod_auth_form's user was in
- * the session when it was loaded (had_form_user) and is gone now (a
- * logout); else the stored owner, unchanged (a public page of a site
- * where the user logged in elsewhere is no change of identity).
+ * Who owns the session being saved, in this order:
+ * - nobody, if mod_auth_form's user was in the session when it was
+ *   loaded (loaded_form_user) and is gone now: a logout, wherever the
+ *   logout handler sits, whatever auth_user says;
+ * - mod_auth_form's user now in the session (form_user), if it is not
+ *   the loaded one: a login in this request (mod_auth_form writes it
+ *   only after it checked the password), the newest verified identity;
+ * - the authenticated user (auth_user: r->user as it was when httpd's
+ *   authentication and authorization had succeeded, never a name a
+ *   client merely claimed);
+ * - mod_auth_form's user kept in the session;
+ * - the stored owner, unchanged (a public page of a site where the user
+ *   logged in elsewhere is no change of identity).
  */
 SMDB_HIDDEN const char *smdb_identity(const char *auth_user,
                                       const char *form_user,
-                                      int had_form_user,
+                                      const char *loaded_form_user,
                                       const char *stored_user);
 
 /** True if user can key a per-user session: present, valid UTF-8, and

@@ -12,6 +12,7 @@
  * document with one upsert, a stored one with a compare-and-set that
  * merges in what parallel requests saved meanwhile.
  */
+#include "http_core.h"
 #include "http_request.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
@@ -38,13 +39,27 @@ typedef struct {
     apr_table_t *snapshot;      /* the entries as loaded and decoded */
     int load_failed;            /* MongoDB did not answer: never save */
     int decoded;                /* mod_session decoded it once */
-    int had_form_user;          /* ... with a mod_auth_form user */
+    const char *form_user;      /* ... with this mod_auth_form user */
+    const char *peruser_user;   /* per user: the verified user the load
+                                 * looked for (NULL: none) */
 } smdb_entry;
+
+/** A main request (not a subrequest) as it passes httpd's checks: seen
+ * before them (header_parser), verified once they have succeeded
+ * (fixups), with r->user as it was then. */
+typedef struct {
+    const request_rec *r;
+    const char *user;           /* verified only */
+    int verified;
+} smdb_verified;
 
 /** Per-request state; one per top-level request, in its request_config. */
 typedef struct {
     request_rec *r;             /* the top request, owner of the pool */
     apr_hash_t *entries;        /* config identity -> smdb_entry */
+    apr_array_header_t *verified;   /* of smdb_verified, in order */
+    session_rec *blank;         /* what a request that must see no
+                                 * session gets; never saved */
     smdb_checkout co;           /* its MongoDB client */
 } smdb_req;
 
@@ -88,6 +103,7 @@ static smdb_req *smdb_req_get(request_rec *r)
         rq->r = top;
         rq->co.r = top;
         rq->entries = apr_hash_make(top->pool);
+        rq->verified = apr_array_make(top->pool, 2, sizeof(smdb_verified));
         ap_set_module_config(top->request_config, &session_mongodb_module,
                              rq);
     }
@@ -113,12 +129,143 @@ static smdb_entry *smdb_entry_get(smdb_req *rq, const smdb_dir_conf *dc,
     return e;
 }
 
-/** The authenticated user, or NULL. On a 401 response r->user is only
- * the name the client claimed (mod_auth_basic sets it before checking
- * the password), so it is not trusted there. */
-static const char *smdb_user(request_rec *r)
+/* ------------------------------------------------------------------ */
+/* who the request is                                                   */
+/* ------------------------------------------------------------------ */
+
+/** r's record, or NULL if r has none (a subrequest, or a request that
+ * never reached header_parser: refused at its parsing, translation or
+ * directory walk). */
+static smdb_verified *smdb_record(const smdb_req *rq, const request_rec *r)
 {
-    return r->status == HTTP_UNAUTHORIZED ? NULL : r->user;
+    int i;
+
+    for (i = rq->verified->nelts - 1; i >= 0; i--) {
+        smdb_verified *v = &APR_ARRAY_IDX(rq->verified, i, smdb_verified);
+
+        if (v->r == r) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/**
+ * header_parser, first: httpd runs it for every main request (internal
+ * redirects too) just before access control, authentication and
+ * authorization. A request seen here whose fixups never run has failed
+ * them (or its type check). Every request is recorded, in or out of the
+ * module's locations, since an error document in one may serve a
+ * request outside them.
+ */
+int smdb_session_seen(request_rec *r)
+{
+    smdb_req *rq = smdb_req_get(r);
+
+    if (!smdb_record(rq, r)) {
+        smdb_verified *v = apr_array_push(rq->verified);
+
+        v->r = r;
+        v->user = NULL;
+        v->verified = 0;
+    }
+    return DECLINED;
+}
+
+/**
+ * fixups, before mod_session's: httpd runs them only once every
+ * access, authentication and authorization hook of the request has
+ * succeeded, so r->user is verified here. It is recorded as it is now: a
+ * handler may set r->user later to a name it has not verified
+ * (mod_auth_form's login handler sets it to the posted name before
+ * checking the password), and mod_auth_basic sets it before a backend
+ * that then fails. Subrequests go by their main request; each request of
+ * an internal redirect by itself, except that a redirect within the same
+ * configuration skips the checks and inherits r->prev's r->user as it is
+ * at the redirect, after r->prev's handler: only what r->prev verified
+ * is taken from it.
+ */
+int smdb_session_fixups(request_rec *r)
+{
+    smdb_req *rq;
+    smdb_verified *v;
+    const char *user = r->user;
+
+    if (r->main) {
+        return DECLINED;
+    }
+    rq = smdb_req_get(r);
+    if (r->prev && user && user == r->prev->user) {
+        const smdb_verified *pv = smdb_record(rq, r->prev);
+
+        if (!pv || !pv->verified || !pv->user || strcmp(pv->user, user)) {
+            user = NULL;
+        }
+    }
+    v = smdb_record(rq, r);
+    if (!v) {
+        v = apr_array_push(rq->verified);
+        v->r = r;
+    }
+    v->user = user;
+    v->verified = 1;
+    return DECLINED;
+}
+
+/** True if a and b are the same name, or both none. */
+static int smdb_same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/** What fixups recorded for r (a subrequest: its main request), or NULL
+ * when its checks have not succeeded (yet). */
+static const smdb_verified *smdb_verified_get(const smdb_req *rq,
+                                              const request_rec *r)
+{
+    const smdb_verified *v;
+
+    while (r->main) {
+        r = r->main;
+    }
+    v = smdb_record(rq, r);
+    return v && v->verified ? v : NULL;
+}
+
+/** True if r is, or serves, the error document of a request that
+ * failed its access control, authentication or authorization (seen
+ * before them, never verified): it sees no session. */
+static int smdb_after_denial(const smdb_req *rq, const request_rec *r)
+{
+    while (r->main) {
+        r = r->main;
+    }
+    for (r = r->prev; r; r = r->prev) {
+        const smdb_verified *v = smdb_record(rq, r);
+
+        if (v && !v->verified) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/** The verified user of r, or NULL: nobody, or not verified (yet). */
+static const char *smdb_user(const smdb_req *rq, const request_rec *r)
+{
+    const smdb_verified *v = smdb_verified_get(rq, r);
+
+    return v && !smdb_after_denial(rq, r) ? v->user : NULL;
+}
+
+/** True if r must see no session under dc: an error document of a
+ * denied request, or a per-user session before (or without) a verified
+ * user. */
+static int smdb_blind(const smdb_req *rq, const request_rec *r,
+                      const smdb_dir_conf *dc)
+{
+    return smdb_after_denial(rq, r)
+           || (dir_peruser(dc) && !smdb_verified_get(rq, r));
 }
 
 /* ------------------------------------------------------------------ */
@@ -135,7 +282,8 @@ static const char *smdb_load_id(request_rec *r, smdb_req *rq,
     const char *id;
 
     if (dir_peruser(dc)) {
-        return smdb_peruser_id_ok(smdb_user(r)) ? smdb_user(r) : NULL;
+        e->peruser_user = smdb_user(rq, r);
+        return smdb_peruser_id_ok(e->peruser_user) ? e->peruser_user : NULL;
     }
     e->token = smdb_cookie_token(r, dc);
     if (!e->token) {
@@ -171,6 +319,19 @@ apr_status_t smdb_session_load(request_rec *r, session_rec **z)
     }
     rq = smdb_req_get(r);
     e = smdb_entry_get(rq, dc, db);
+    if (smdb_blind(rq, r, dc)
+        || (e->z && dir_peruser(dc)
+            && !smdb_same(e->peruser_user, smdb_user(rq, r)))) {
+        /* nothing stored is shown to, or written by, a request whose
+         * identity is not verified (or, per user, not the loaded one) */
+        if (!rq->blank) {
+            rq->blank = apr_pcalloc(rq->r->pool, sizeof(*rq->blank));
+            rq->blank->pool = rq->r->pool;
+            rq->blank->entries = apr_table_make(rq->r->pool, 1);
+        }
+        *z = rq->blank;
+        return APR_SUCCESS;
+    }
     if (e->z) {
         if (e->id) {
             apr_table_setn(r->err_headers_out, "Cache-Control",
@@ -245,7 +406,11 @@ apr_status_t smdb_session_decode(request_rec *r, session_rec *z)
          * state */
         if (e->z == z && !e->decoded) {
             e->decoded = 1;
-            e->had_form_user = smdb_form_user(z->pool, z->entries) != NULL;
+            e->form_user = smdb_form_user(z->pool, z->entries,
+                                          ap_auth_name(r));
+            if (e->form_user) {
+                e->form_user = apr_pstrdup(rq->r->pool, e->form_user);
+            }
             if (SMDB_CAS) {
                 e->snapshot = apr_table_copy(rq->r->pool, z->entries);
             }
@@ -621,16 +786,35 @@ apr_status_t smdb_session_save(request_rec *r, session_rec *z)
         return DECLINED;
     }
     rq = smdb_req_get(r);
+    if (z == rq->blank) {
+        if (!smdb_session_empty(z)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SMDB_LOGNO(00332)
+                          "not saving what this request set in the "
+                          "session: it saw no session, since its user is "
+                          "not verified (an error document of a request "
+                          "that failed authentication or authorization) "
+                          "or, per user, not the one the session was "
+                          "loaded for");
+        }
+        return APR_SUCCESS;
+    }
     e = smdb_entry_get(rq, dc, db);
     f.peruser = dir_peruser(dc);
     f.load_failed = e->load_failed;
     f.empty = smdb_session_empty(z);
     f.stored = e->id != NULL;
     f.stored_user = e->user;
-    f.user = f.peruser ? smdb_user(r)
-                       : smdb_identity(smdb_user(r),
-                                       smdb_form_user(z->pool, z->entries),
-                                       e->had_form_user, e->user);
+    f.user = smdb_user(rq, r);
+    if (f.peruser) {
+        /* under the name the load used, and only by that user */
+        f.user = smdb_same(e->peruser_user, f.user) ? f.user : NULL;
+    }
+    else {
+        f.user = smdb_identity(f.user,
+                               smdb_form_user(z->pool, z->entries,
+                                              ap_auth_name(r)),
+                               e->form_user, e->user);
+    }
     f.size = f.empty ? 0 : strlen(z->encoded);
     f.maxsize = dir_maxsize(dc);
 

@@ -15,5 +15,7 @@
 SMDB_HIDDEN apr_status_t smdb_session_load(request_rec *r, session_rec **z);
 SMDB_HIDDEN apr_status_t smdb_session_save(request_rec *r, session_rec *z);
 SMDB_HIDDEN apr_status_t smdb_session_decode(request_rec *r, session_rec *z);
+SMDB_HIDDEN int smdb_session_seen(request_rec *r);
+SMDB_HIDDEN int smdb_session_fixups(request_rec *r);
 
 #endif

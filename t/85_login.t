@@ -10,7 +10,7 @@ use Apache::TestRequest ();
 use SMDB::Test;
 use Time::HiRes qw(sleep time);
 
-plan tests => 30, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 48, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_form.c', 'mod_request.c';
 
 sub login {
@@ -87,6 +87,57 @@ $res = $s->get('/site/app');
 ok t_cmp($res->content, qr/^user=bob$/m, 'bob is logged in');
 ok t_cmp($s->values($res)->{cart}, undef, 'without alice\'s cart');
 ok t_cmp(db_one('smdb_test', 'site', sha256_hex($bob2))->{user}, 'bob', 'the document is bob\'s');
+
+# a failed login (mod_auth_form sets r->user to the posted name before it
+# checks the password) records no owner and ends nobody's session
+my $f = browser();
+$f->get('/site/public?set=cart:1');
+my $ftok = $f->cookie('fsid');
+$res = login($f, 'victim%0D%0AFAKE+LINE', 'wrong');
+ok t_cmp($res->header('Location'), qr/login=failed/, 'a failed login goes to the failure page');
+ok t_cmp($f->cookie('fsid'), $ftok, 'an anonymous session keeps its token');
+my $fdoc = db_one('smdb_test', 'site', sha256_hex($ftok));
+ok t_cmp($fdoc && ($fdoc->{value} // '') =~ /cart=1/ ? 1 : 0, 1, '... and its data');
+ok t_cmp($fdoc->{user}, undef, '... and gets no owner from the posted name');
+my $g = browser();
+login($g, 'bob', 'bobpw');
+my $gtok = $g->cookie('fsid');
+$g->get('/site/app?set=cart:2');
+$res = login($g, 'alice', 'wrong');
+ok t_cmp($res->header('Location'), qr/login=failed/, 'bob tries to log in as alice and fails');
+ok t_cmp($g->cookie('fsid'), $gtok, '... bob\'s token stays');
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($gtok))->{user}, 'bob', '... the document is still his');
+$res = $g->get('/site/app');
+ok t_cmp($res->content, qr/^user=bob$/m, '... and bob is still logged in');
+ok t_cmp($g->values($res)->{cart}, 2, '... with his data');
+# ... also where the failed login answers 401 and its error document,
+# in the same configuration, inherits the posted name from httpd
+$res = Apache::TestRequest::POST('/site/dologin-401',
+    content => 'httpd_username=alice&httpd_password=wrong',
+    Cookie => "fsid=$gtok");
+ok t_cmp($res->code, qr/^(?:401|405)$/, 'a failed login answering 401');
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($gtok))->{user}, 'bob',
+         '... bob\'s document stays his');
+ok t_cmp($g->get('/site/app')->content, qr/^user=bob$/m, '... and bob stays logged in');
+$g->get('/site/logout');
+
+# a logout handler inside the protected area (r->user is set there) ends
+# the session all the same
+my $h = browser();
+login($h, 'alice', 'alicepw');
+$h->get('/site/app?set=cart:7');
+my $htok = $h->cookie('fsid');
+$res = $h->get('/site/secure/logout');
+ok t_cmp($res->code, 307, 'a logout inside the protected area redirects');
+ok t_cmp($h->cookie('fsid'), undef, '... and expires the cookie');
+ok t_cmp(db_one('smdb_test', 'site', sha256_hex($htok)), undef, '... alice\'s document is gone');
+ok t_cmp(scalar(grep { ($_->{value} // '') =~ /cart=7/ } db_find('smdb_test', 'site', {})), 0,
+         '... and nothing of it is kept under another token');
+my $replay = browser();
+$replay->set_cookie('fsid', $htok);
+$res = $replay->get('/site/public');
+ok t_cmp($replay->values($res), {}, 'replaying the old cookie finds nothing');
+ok t_cmp($replay->get('/site/app')->code, 302, '... and no login');
 
 # revocation: alice in two browsers, bob in one
 my ($a1, $a2, $bob) = (browser(), browser(), browser());

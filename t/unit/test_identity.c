@@ -52,46 +52,66 @@ static void test_form_user(void)
 {
     apr_table_t *t = apr_table_make(p, 4);
 
-    ok(smdb_form_user(p, NULL) == NULL, "form_user: no entries");
+    ok(smdb_form_user(p, NULL, "site") == NULL, "form_user: no entries");
     apr_table_set(t, "site-user", "alice");
-    ok(smdb_form_user(p, t) == NULL,
+    ok(smdb_form_user(p, t, "site") == NULL,
        "form_user: <AuthName>-user without <AuthName>-pw is no user");
     apr_table_set(t, "site-pw", "secret");
-    is_str(smdb_form_user(p, t), "alice",
+    is_str(smdb_form_user(p, t, "site"), "alice",
            "form_user: <AuthName>-user with <AuthName>-pw");
+    ok(smdb_form_user(p, t, NULL) == NULL,
+       "form_user: no AuthName, no form user");
+    ok(smdb_form_user(p, t, "other") == NULL,
+       "form_user: keys of another AuthName are no identity");
     t = apr_table_make(p, 4);
     apr_table_set(t, "site-pw", "secret");
-    ok(smdb_form_user(p, t) == NULL, "form_user: a password alone");
+    ok(smdb_form_user(p, t, "site") == NULL, "form_user: a password alone");
     apr_table_set(t, "other-user", "bob");
-    ok(smdb_form_user(p, t) == NULL,
+    ok(smdb_form_user(p, t, "site") == NULL,
        "form_user: user and password of different AuthNames");
+    t = apr_table_make(p, 4);
+    apr_table_set(t, "db-user", "app");
+    apr_table_set(t, "db-pw", "secret");
+    ok(smdb_form_user(p, t, "site") == NULL,
+       "form_user: an application's own user/pw pair is no identity");
     t = apr_table_make(p, 4);
     apr_table_set(t, "-user", "alice");
     apr_table_set(t, "-pw", "secret");
-    ok(smdb_form_user(p, t) == NULL, "form_user: an empty AuthName");
+    ok(smdb_form_user(p, t, "") == NULL, "form_user: an empty AuthName");
     t = apr_table_make(p, 4);
     apr_table_set(t, "site-user", "");
     apr_table_set(t, "site-pw", "secret");
-    ok(smdb_form_user(p, t) == NULL, "form_user: an empty user name");
+    ok(smdb_form_user(p, t, "site") == NULL, "form_user: an empty user name");
     t = apr_table_make(p, 4);
     apr_table_set(t, "cart", "1");
     apr_table_set(t, "My Site-user", "carol");
     apr_table_set(t, "My Site-pw", "");
-    is_str(smdb_form_user(p, t), "carol",
+    is_str(smdb_form_user(p, t, "My Site"), "carol",
            "form_user: among other keys, with an empty password");
 }
 
 static void test_identity(void)
 {
-    is_str(smdb_identity("alice", "bob", 1, "carol"), "alice",
-           "identity: the authenticated user wins");
-    is_str(smdb_identity(NULL, "bob", 1, "carol"), "bob",
+    is_str(smdb_identity("alice", "bob", "bob", "carol"), "alice",
+           "identity: the authenticated user outranks a kept form user");
+    is_str(smdb_identity(NULL, "bob", "bob", "carol"), "bob",
            "identity: else mod_auth_form's user");
-    ok(smdb_identity(NULL, NULL, 1, "carol") == NULL,
+    ok(smdb_identity(NULL, NULL, "bob", "carol") == NULL,
        "identity: form user gone since the load (logout): nobody");
-    is_str(smdb_identity(NULL, NULL, 0, "carol"), "carol",
+    ok(smdb_identity("bob", NULL, "bob", "bob") == NULL,
+       "identity: a logout inside the protected area (r->user still "
+       "set): nobody");
+    is_str(smdb_identity("alice", "bob", NULL, "alice"), "bob",
+           "identity: a form login in this request outranks r->user");
+    is_str(smdb_identity("alice", "bob", "alice", "alice"), "bob",
+           "identity: a form login as someone else in this request");
+    is_str(smdb_identity(NULL, "bob", NULL, NULL), "bob",
+           "identity: a form login on a public page");
+    is_str(smdb_identity(NULL, NULL, NULL, "carol"), "carol",
            "identity: a public page keeps the stored owner");
-    ok(smdb_identity(NULL, NULL, 0, NULL) == NULL,
+    is_str(smdb_identity("alice", NULL, NULL, "carol"), "alice",
+           "identity: the authenticated user, without mod_auth_form");
+    ok(smdb_identity(NULL, NULL, NULL, NULL) == NULL,
        "identity: anonymous stays anonymous");
 }
 
@@ -209,13 +229,16 @@ static void test_decide(void)
     /* the identity rule feeding the table */
     f = facts();
     f.stored_user = "alice";
-    f.user = smdb_identity(NULL, NULL, 0, f.stored_user);
+    f.user = smdb_identity(NULL, NULL, NULL, f.stored_user);
     decide(&f, SMDB_SAVE_KEEP, "public page: identity keeps the owner");
-    f.user = smdb_identity(NULL, NULL, 1, f.stored_user);
+    f.user = smdb_identity(NULL, NULL, "alice", f.stored_user);
     decide(&f, SMDB_SAVE_HANDOVER,
            "form logout: identity drops the owner");
+    f.user = smdb_identity("alice", NULL, "alice", f.stored_user);
+    decide(&f, SMDB_SAVE_HANDOVER,
+           "form logout under authentication: identity drops the owner");
     f = facts();
-    f.user = smdb_identity(NULL, "alice", 0, NULL);
+    f.user = smdb_identity(NULL, "alice", NULL, NULL);
     decide(&f, SMDB_SAVE_ROTATE, "form login: identity names the user");
 }
 
