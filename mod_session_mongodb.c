@@ -39,6 +39,7 @@
 #include "smdb_session.h"
 #include "smdb_stats.h"
 #include "smdb_status.h"
+#include "smdb_turns.h"
 #include "smdb_version.h"
 
 /**
@@ -89,9 +90,18 @@ static apr_status_t session_mongodb_child_exit(void *data)
  */
 static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    int threads = 1;
+
     mongoc_init();
     apr_pool_cleanup_register(pchild, NULL, session_mongodb_child_exit,
                               apr_pool_cleanup_null);
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    if (smdb_turns_init(pchild, threads) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, SMDB_LOGNO(00106)
+                     "cannot make the table of session turns; parallel "
+                     "requests of one session in this process go on "
+                     "without taking turns (slower, as correct)");
+    }
     smdb_backends_init(pchild, s);
     smdb_hk_start(pchild, s);
 }

@@ -322,10 +322,42 @@ static apr_status_t smdb_checkout_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+apr_interval_time_t smdb_checkout_left(const request_rec *r,
+                                       const smdb_checkout *co)
+{
+    apr_interval_time_t budget =
+        apr_time_from_msec(srv_timeout_ms(smdb_srv(r->server)));
+
+    return co->waited < budget ? budget - co->waited : 0;
+}
+
+/** Count a wait on MongoDB into the request's budget. */
+static void smdb_checkout_waited(smdb_checkout *co,
+                                 apr_interval_time_t waited)
+{
+    co->waited += waited > 0 ? waited : 0;
+}
+
 mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
-                               const char *command)
+                               const char *command, int budgeted)
 {
     smdb_srv_conf *sc = smdb_srv(r->server);
+
+    if (budgeted && !smdb_checkout_left(r, co)) {
+        if (!co->spent) {
+            co->spent = 1;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00303)
+                          "this request has waited %" APR_TIME_T_FMT " ms "
+                          "on MongoDB, all of SessionMongoDBTimeout (%d ms): "
+                          "no further command (%s) is sent, and what it "
+                          "would have done is not done. Check MongoDB's "
+                          "load and latency, or raise the timeout.",
+                          apr_time_as_msec(co->waited), srv_timeout_ms(sc),
+                          command);
+        }
+        return NULL;
+    }
+    co->op_started = apr_time_now();
 
     if (!co->client) {
         co->be = sc->backend;
@@ -349,6 +381,7 @@ mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
             apr_atomic_inc32(&co->be->clients_out);
         }
         if (!co->client) {
+            smdb_checkout_waited(co, apr_time_now() - co->op_started);
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00302)
                           "no free MongoDB client for %s within %d ms; "
                           "raise maxPoolSize in SessionMongoDBURI to at "
@@ -371,6 +404,7 @@ mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
 
 void smdb_op_end(request_rec *r, smdb_checkout *co, const bson_error_t *error)
 {
+    smdb_checkout_waited(co, apr_time_now() - co->op_started);
     if (error) {
         smdb_count(SMDB_STAT_ERRORS, 1);
         if (smdb_is_outage(error)) {

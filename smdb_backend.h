@@ -46,6 +46,10 @@ typedef struct {
     mongoc_client_t *client;    /* popped on first use */
     apr_uint64_t ticket;        /* the breaker's, of the current operation */
     const char *commands;       /* "find,update": commands sent */
+    apr_time_t op_started;      /* of the operation under way */
+    apr_interval_time_t waited; /* on MongoDB so far: at most the
+                                 * server's SessionMongoDBTimeout in all */
+    int spent;                  /* ... and it is spent (logged once) */
 } smdb_checkout;
 
 /** child_init: route libmongoc's log, make a backend for every server's
@@ -64,13 +68,23 @@ SMDB_HIDDEN mongoc_uri_t *smdb_backend_uri(const smdb_backend *be);
 
 /** The client for one MongoDB command of r, named command (for the
  * request note session-mongodb-commands), or NULL (logged) when there is
- * none or the breaker says not to ask. The first call pops a client,
- * which goes back to the pool with the request pool. */
+ * none, the breaker says not to ask, or (budgeted) the request has spent
+ * its budget of waits. Deletes and the write of a new session are not
+ * budgeted: refusing them would leave an old token valid, or lose the
+ * session of a login whose old document is gone already. The first call
+ * pops a client, which goes back to the pool with the request pool. */
 SMDB_HIDDEN mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
-                                           const char *command);
+                                           const char *command,
+                                           int budgeted);
 
-/** After an operation: error is NULL on success. Counts failures and
- * tells the breaker. */
+/** What is left of r's budget of waits, SessionMongoDBTimeout in all
+ * (0: spent). */
+SMDB_HIDDEN apr_interval_time_t smdb_checkout_left(const request_rec *r,
+                                                   const smdb_checkout *co);
+
+/** After an operation: error is NULL on success. Counts its time into
+ * the request's budget and failures into the counters, and tells the
+ * breaker. */
 SMDB_HIDDEN void smdb_op_end(request_rec *r, smdb_checkout *co,
                              const bson_error_t *error);
 

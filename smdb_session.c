@@ -23,8 +23,11 @@
 #include "smdb_merge.h"
 #include "smdb_stats.h"
 #include "smdb_store.h"
+#include "smdb_turns.h"
 
-#define SMDB_CAS_TRIES      25  /* > the parallel requests one client makes */
+#define SMDB_CAS_TRIES      100 /* a last resort: the request's budget and
+                                 * the bound of its pauses end a storm of
+                                 * conflicts first */
 #define SMDB_NO_CACHE       "no-cache, private"
 
 /** What one request knows about one session (one configuration). */
@@ -513,46 +516,76 @@ static apr_status_t smdb_write(request_rec *r, smdb_req *rq, smdb_entry *e,
     return rv;
 }
 
+/** Pause before compare-and-set number i (from 2 on) of writers in
+ * several processes: at random, up to 2 ms per earlier try plus up to
+ * i - 1 (at most 8) times the last round (its find, merge and write), so
+ * that writers whose rounds keep overlapping spread out as much as their
+ * rounds take. The pauses of a save add up to one SessionMongoDBTimeout
+ * at most (*paused so far); they are not waits on MongoDB and do not
+ * spend the request's budget of those. */
+static void smdb_cas_pause(request_rec *r, int i, apr_interval_time_t round,
+                           apr_interval_time_t *paused)
+{
+    apr_uint32_t b = 0;
+    apr_interval_time_t pause, left =
+        apr_time_from_msec(srv_timeout_ms(smdb_srv(r->server))) - *paused;
+    apr_interval_time_t span = apr_time_from_msec(2 * i)
+                               + round * (i < 9 ? i - 1 : 8);
+
+    apr_generate_random_bytes((unsigned char *)&b, sizeof(b));
+    pause = span > 0 && span < APR_INT64_C(4000000000)
+        ? (apr_interval_time_t)(b % (apr_uint32_t)span) : 0;
+    pause = pause < left ? pause : left;
+    if (pause > 0) {
+        apr_sleep(pause);
+        *paused += pause;
+    }
+}
+
 /**
- * Save over the stored session without losing what parallel requests of
- * the same session wrote since this one loaded it: a compare-and-set on
- * `version` (one write when nobody else wrote); on a conflict, read the
+ * The compare-and-set loop of smdb_save_over(), holding the session's
+ * turn in this process: write on the loaded version (unless the turn
+ * knows a newer one was written meanwhile); on a conflict, read the
  * stored session, apply this request's own changes to it, and try again,
- * SMDB_CAS_TRIES times, then last write wins (logged). A session deleted
- * meanwhile is not recreated: APR_ENOENT.
+ * SMDB_CAS_TRIES times, then last write wins (logged). Every operation
+ * counts into the request's budget, which ends the loop when spent. A
+ * session deleted meanwhile is not recreated: APR_ENOENT. *written is
+ * the version now stored, if this request wrote it.
  */
-static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
-                                   const smdb_dir_conf *dc, smdb_entry *e,
-                                   const session_rec *z,
-                                   const smdb_save_plan *plan)
+static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
+                                  const smdb_dir_conf *dc, smdb_entry *e,
+                                  const session_rec *z,
+                                  const smdb_save_plan *plan,
+                                  int stale, apr_int64_t *written)
 {
     const char *value = plan->value;
+    apr_time_t round_start = 0;
+    apr_interval_time_t paused = 0;
     apr_status_t rv;
     int i;
 
-    if (!SMDB_CAS) {
-        return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
-    }
     for (i = 0; i < SMDB_CAS_TRIES; i++) {
         bson_error_t error;
         smdb_doc d;
         session_rec *m;
 
         if (i > 1) {
-            /* many writers at once: spread them out a little */
-            unsigned char b = 0;
-
-            apr_generate_random_bytes(&b, 1);
-            apr_sleep(apr_time_from_msec(1) * (b % (2 * i + 1)));
+            smdb_cas_pause(r, i, apr_time_now() - round_start, &paused);
         }
-        rv = smdb_write(r, rq, e, plan, value, SMDB_W_CAS);
-        if (rv != APR_EMISMATCH) {
-            return rv;
-        }
-        if (!i && !smdb_changed(z->pool, e->snapshot, z->entries)) {
-            /* only mod_session's expiry refresh, and another request
-             * has just written the session (refreshing it too) */
-            return APR_SUCCESS;
+        round_start = apr_time_now();
+        if (i || !stale) {
+            rv = smdb_write(r, rq, e, plan, value, SMDB_W_CAS);
+            if (rv != APR_EMISMATCH) {
+                *written = rv == APR_SUCCESS && e->version >= 0
+                    ? e->version + 1 : -1;
+                return rv;
+            }
+            if (!i && !smdb_changed(z->pool, e->snapshot, z->entries)) {
+                /* only mod_session's expiry refresh, and another
+                 * request has just written the session (refreshing it
+                 * too) */
+                return APR_SUCCESS;
+            }
         }
         if (smdb_store_find(r, &rq->co, &e->place, plan->id,
                             dir_max_lifetime_ms(dc), &d, &error)
@@ -576,6 +609,11 @@ static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
                           "this request ran; its changes are dropped, not "
                           "saved into a recreated session", plan->id);
             return APR_ENOENT;
+        }
+        if (!i && stale && d.version != e->version
+            && !smdb_changed(z->pool, e->snapshot, z->entries)) {
+            /* as above, the newer version read, not only hinted */
+            return APR_SUCCESS;
         }
         m = smdb_merge_into(r, e, z, d.value);
         if (!m) {
@@ -606,6 +644,50 @@ static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
                   "saving its last merge over whatever is stored now "
                   "(last write wins)", plan->id, i);
     return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+}
+
+/**
+ * Save over the stored session without losing what parallel requests of
+ * the same session wrote since this one loaded it: the requests of one
+ * session in this process take turns (smdb_turns.h), and each runs the
+ * compare-and-set loop in its turn, so that only other processes' writes
+ * make it go round. The wait for a turn is a wait for other requests'
+ * saves, each within its own budget, as long as a queue of them takes:
+ * it is bounded on its own, by httpd's Timeout (as a wait on the client
+ * is; at least SessionMongoDBTimeout), and the loop then has what is left
+ * of this request's budget.
+ */
+static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
+                                   const smdb_dir_conf *dc, smdb_entry *e,
+                                   const session_rec *z,
+                                   const smdb_save_plan *plan)
+{
+    apr_interval_time_t waited, wait = apr_time_from_msec(
+        srv_timeout_ms(smdb_srv(r->server)));
+    apr_int64_t written = -1;
+    smdb_turn *turn;
+    apr_status_t rv;
+
+    if (!SMDB_CAS) {
+        return smdb_write(r, rq, e, plan, plan->value, SMDB_W_FORCE);
+    }
+    /* one turn per document: its database, collection and _id */
+    rv = smdb_turn_take(apr_pstrcat(r->pool, e->place.db, "/",
+                                    e->place.coll, "/", plan->id, NULL),
+                        r->server->timeout > wait ? r->server->timeout
+                                                  : wait,
+                        &turn, &waited);
+    if (rv != APR_SUCCESS) {
+        return smdb_refuse(r, SMDB_LOGNO(00333), "not saving session "
+                           "%.8s...: other requests of it in this process "
+                           "were saving it for %" APR_TIME_T_FMT " ms, "
+                           "httpd's Timeout; the stored session keeps "
+                           "theirs", plan->id, apr_time_as_msec(waited));
+    }
+    rv = smdb_cas_loop(r, rq, dc, e, z, plan,
+                       smdb_turn_version(turn) > e->version, &written);
+    smdb_turn_give(turn, written);
+    return rv;
 }
 
 /** Carry out plan: one write, new or over the stored document, then the

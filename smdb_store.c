@@ -11,9 +11,10 @@
 /** The client for command on pl, or NULL; the first operation of a
  * request on a collection makes the housekeeper aware of it. */
 static mongoc_client_t *smdb_store_begin(request_rec *r, smdb_checkout *co,
-                                         smdb_place *pl, const char *command)
+                                         smdb_place *pl, const char *command,
+                                         int budgeted)
 {
-    mongoc_client_t *client = smdb_op_begin(r, co, command);
+    mongoc_client_t *client = smdb_op_begin(r, co, command, budgeted);
 
     if (client && !pl->registered) {
         pl->registered = 1;
@@ -57,7 +58,7 @@ apr_status_t smdb_store_find(request_rec *r, smdb_checkout *co,
     d->created_ms = now;
     d->version = -1;
     error->domain = 0;
-    client = smdb_store_begin(r, co, pl, "find");
+    client = smdb_store_begin(r, co, pl, "find", 1);
     if (!client) {
         return APR_EGENERAL;
     }
@@ -115,7 +116,7 @@ apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
     apr_status_t rv = APR_SUCCESS;
 
     error->domain = 0;
-    client = smdb_store_begin(r, co, pl, "update");
+    client = smdb_store_begin(r, co, pl, "update", w->mode != SMDB_W_NEW);
     if (!client) {
         return APR_EGENERAL;
     }
@@ -143,7 +144,7 @@ apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
 apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
                                const smdb_place *pl, const char *id)
 {
-    mongoc_client_t *client = smdb_op_begin(r, co, "delete");
+    mongoc_client_t *client = smdb_op_begin(r, co, "delete", 0);
     bson_t cmd = BSON_INITIALIZER;
     bson_error_t error;
     apr_int64_t n;

@@ -6,7 +6,9 @@ use warnings FATAL => 'all';
 use Apache::Test;
 use Apache::TestUtil;
 use SMDB::Test;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
+use Apache::TestRequest ();
+use JSON::PP ();
 
 # The guarantee rests on the server applying a conditional update of one
 # document atomically, as MongoDB does. FerretDB 1.x does not (it reads,
@@ -15,7 +17,9 @@ use Time::HiRes qw(sleep);
 my ($winners) = db('cas-probe', 'smdb_test', 'casprobe');
 my $atomic = $winners == 1;
 
-plan tests => ($atomic ? 8 : 0) + 10, need_module 'mod_session_mongodb.c',
+# the mpm serves parallel requests with threads (prefork: 3 processes)
+my $threaded = (Apache::Test::config()->{server}{mpm} // '') =~ /^(?:event|worker)$/;
+plan tests => ($atomic ? 12 : 0) + 10, need_module 'mod_session_mongodb.c',
     'mod_session.c', 'mod_session_crypto.c';
 print "# this server let $winners of 16 simultaneous compare-and-sets of one "
      . "version through: not atomic, concurrent-merge tests not run\n"
@@ -53,9 +57,61 @@ for my $loc ($atomic ? ('/basic', '/crypto') : ()) {
     ok t_cmp($bad, 0, "$loc: every parallel request answered 200");
     ok t_cmp($complete, $rounds, "$loc: all 20 parallel changes kept, $rounds rounds of 20");
 }
+
+# one session hammered: 200 requests at once, each setting its own key,
+# with mod_session_crypto (each merge decrypts and encrypts); requests of
+# the session in one process take turns, so the conflicts left are
+# between processes. Meanwhile a request that does not use the session is
+# served promptly: no worker is stuck in a round of compare-and-sets.
+if ($atomic) {
+    my $h = browser();
+    $h->get('/crypto?set=start:1');
+    my $conflicts0 = status_counter('conflicts');
+    my $offset = error_log_size();
+    my $t0 = time;
+    my @pids;
+    for my $i (1 .. 200) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $res = $h->get("/crypto?set=h$i:v$i");
+            exit($res->code == 200 ? 0 : 1);
+        }
+        push @pids, $pid;
+    }
+    sleep 0.3;
+    my $u0 = time;
+    my $plain = Apache::TestRequest::GET('/index.html');
+    my $unrelated = time - $u0;
+    my $bad = 0;
+    for (@pids) { waitpid $_, 0; $bad++ if $? }
+    my $took = time - $t0;
+    my $v = $h->values($h->get('/crypto'));
+    my $kept = grep { ($v->{"h$_"} // '') eq "v$_" } 1 .. 200;
+    my $conflicts = status_counter('conflicts') - $conflicts0;
+    printf "# 200 parallel crypto saves of one session: %.2f s, %d conflicts; "
+        . "an unrelated request took %.3f s\n", $took, $conflicts, $unrelated;
+    ok t_cmp($bad, 0, 'hammered session: every request answered 200');
+    ok t_cmp($kept, 200, 'hammered session: all 200 keys kept');
+    ok t_cmp(error_log_since($offset) =~ /SMDB0032[5]|SMDB0033[3]|SMDB00303/ ? 1 : 0, 0,
+             'hammered session: no last-write-wins, no save out of time');
+    if ($threaded) {
+        ok t_cmp($plain->code == 200 && $unrelated < 1 ? 1 : 0, 1,
+                 'hammered session: an unrelated request answered within 1 s');
+    }
+    else {
+        skip 'prefork with 3 processes: every request queues behind the 200';
+    }
+}
+
 if ($atomic) {
     my $log = error_log_since(0);
     ok t_cmp($log =~ /SMDB00325/ ? 1 : 0, 0, 'no fallback to last-write-wins');
+}
+
+# a counter of this server's status page (all children)
+sub status_counter {
+    my $res = Apache::TestRequest::GET('/smdb-status?json');
+    return JSON::PP->new->decode($res->content)->{server}{$_[0]} // 0;
 }
 
 # the same key changed by two requests: one value, whole
