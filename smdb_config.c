@@ -124,6 +124,10 @@ void *smdb_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
         ? add->sweep_interval_s : base->sweep_interval_s;
     new->retry_interval_s = add->retry_interval_s != -1
         ? add->retry_interval_s : base->retry_interval_s;
+    /* a virtual host sees the main server's <Location>s too */
+    new->cookie_names = !base->cookie_names ? add->cookie_names
+        : !add->cookie_names ? base->cookie_names
+        : apr_array_append(p, base->cookie_names, add->cookie_names);
     return new;
 }
 
@@ -289,6 +293,7 @@ static const char *smdb_split_cookie(cmd_parms *cmd, const char *args,
                                      const char **name, const char **attrs)
 {
     char *line = apr_pstrdup(cmd->pool, args), *last, *rest;
+    const char *err;
     apr_size_t n;
 
     *name = apr_strtok(line, " \t", &last);
@@ -310,7 +315,42 @@ static const char *smdb_split_cookie(cmd_parms *cmd, const char *args,
         rest++;
     }
     *attrs = *rest ? rest : NULL;
-    return smdb_check_cookie_name(cmd, *name);
+    err = smdb_check_cookie_name(cmd, *name);
+    if (!err && smdb_cookie_prefix(*name) == SMDB_PREFIX_HOST) {
+        const char *path = smdb_attr_value(cmd->pool, *attrs, "path");
+
+        if (!path || strcmp(path, "/") || smdb_attr_named(*attrs, "domain")) {
+            return apr_psprintf(cmd->pool, "%s: a __Host- cookie needs the "
+                                "attribute path=/ and no domain attribute, "
+                                "or browsers drop it (RFC 6265bis)",
+                                cmd->directive->directive);
+        }
+    }
+    if (!err && cmd->pool != cmd->temp_pool) {
+        /* every session cookie of the server is hidden from applications
+         * wherever SessionMongoDBCookieRemove is On (smdb_cookie_hide).
+         * Not from .htaccess, which is read at request time (there
+         * cmd->pool is the request's): its names are hidden where they
+         * are configured. */
+        smdb_srv_conf *sc = ap_get_module_config(cmd->server->module_config,
+                                                 &session_mongodb_module);
+        int i;
+
+        if (!sc->cookie_names) {
+            sc->cookie_names = apr_array_make(cmd->pool, 2,
+                                              sizeof(const char *));
+        }
+        for (i = 0; i < sc->cookie_names->nelts; i++) {
+            if (!strcmp(APR_ARRAY_IDX(sc->cookie_names, i, const char *),
+                        *name)) {
+                break;
+            }
+        }
+        if (i == sc->cookie_names->nelts) {
+            APR_ARRAY_PUSH(sc->cookie_names, const char *) = *name;
+        }
+    }
+    return err;
 }
 
 static const char *set_cookie_name(cmd_parms *cmd, void *dconf,

@@ -31,6 +31,9 @@ typedef struct {
     int retry_interval_s;       /* > 0, -1 unset */
     struct smdb_backend *backend;   /* this child's, for the uri (set by
                                      * child_init) */
+    apr_array_header_t *cookie_names;   /* of const char *: every session
+                                         * cookie configured here, or
+                                         * NULL */
 } smdb_srv_conf;
 
 /** Directory configuration. */

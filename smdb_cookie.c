@@ -10,10 +10,13 @@
 #include "smdb_cookie.h"
 
 /** Cookie attributes with safe defaults: HttpOnly and SameSite=Lax
- * unless the configuration names them, Secure over HTTPS unless it names
- * it. (httpd adds HttpOnly;Secure only when no attributes are given at
- * all, so a plain "path=/" would drop both.) */
-static const char *smdb_cookie_attrs(request_rec *r, const char *attrs)
+ * unless the configuration names them, Secure over HTTPS (and always
+ * for the names that browsers accept only with it, __Secure- and
+ * __Host-) unless it names it. (httpd adds HttpOnly;Secure only when
+ * no attributes are given at all, so a plain "path=/" would drop
+ * both.) */
+static const char *smdb_cookie_attrs(request_rec *r, const char *name,
+                                     const char *attrs)
 {
     char *out = apr_pstrdup(r->pool, attrs ? attrs : "");
     apr_size_t n = strlen(out);
@@ -29,7 +32,10 @@ static const char *smdb_cookie_attrs(request_rec *r, const char *attrs)
         out = apr_pstrcat(r->pool, out, ";SameSite=Lax", NULL);
     }
     if (!smdb_attr_named(out, "Secure")
-        && !strcmp(ap_run_http_scheme(r), "https")) {
+        && (!strcmp(ap_run_http_scheme(r), "https")
+            || smdb_cookie_prefix(name) != SMDB_PREFIX_NONE)) {
+        /* a __Secure- or __Host- cookie without it is dropped by the
+         * browser; behind a proxy that ends TLS, the scheme is http */
         out = apr_pstrcat(r->pool, out, ";Secure", NULL);
     }
     return out;
@@ -42,7 +48,7 @@ static void smdb_cookie_set(request_rec *r, const smdb_dir_conf *dc,
                             const char *token, long maxage)
 {
     if (dc->name_set) {
-        const char *attrs = smdb_cookie_attrs(r, dc->name_attrs);
+        const char *attrs = smdb_cookie_attrs(r, dc->name, dc->name_attrs);
 
         if (token) {
             ap_cookie_write(r, dc->name, token, attrs, maxage,
@@ -53,7 +59,8 @@ static void smdb_cookie_set(request_rec *r, const smdb_dir_conf *dc,
         }
     }
     if (dc->name2_set) {
-        const char *attrs = smdb_cookie_attrs(r, dc->name2_attrs);
+        const char *attrs = smdb_cookie_attrs(r, dc->name2,
+                                              dc->name2_attrs);
 
         if (token) {
             ap_cookie_write2(r, dc->name2, token, attrs, maxage,
@@ -76,13 +83,16 @@ void smdb_cookie_expire(request_rec *r, const smdb_dir_conf *dc)
     smdb_cookie_set(r, dc, NULL, 0);
 }
 
-/** Remove every cookie called name from the request's Cookie and
- * Cookie2 headers, so that the application never sees the token (httpd's
- * own removal gives up when a cookie comes twice with two values). */
-static void smdb_cookie_strip(request_rec *r, const char *name)
+/** Remove every cookie called name (with tokens_only, only where its
+ * value is a token of this module) from the request's Cookie and Cookie2
+ * headers, so that the application never sees the token, and leave
+ * everything else as the client sent it. Returns whether it removed
+ * any. */
+static int smdb_cookie_strip(request_rec *r, const char *name,
+                             int tokens_only)
 {
     static const char *const headers[] = {"Cookie", "Cookie2"};
-    int h;
+    int h, removed = 0;
 
     for (h = 0; h < 2; h++) {
         const apr_array_header_t *arr = apr_table_elts(r->headers_in);
@@ -99,13 +109,10 @@ static void smdb_cookie_strip(request_rec *r, const char *name)
             if (!keep) {
                 keep = apr_array_make(r->pool, 2, sizeof(const char *));
             }
-            v = smdb_cookie_without(r->pool, elts[i].val, name);
-            changed |= strcmp(v, elts[i].val) != 0;
+            v = smdb_cookie_without(r->pool, elts[i].val, name, tokens_only);
+            changed |= v != elts[i].val;
             if (*v) {
                 APR_ARRAY_PUSH(keep, const char *) = v;
-            }
-            else {
-                changed = 1;
             }
         }
         if (changed) {
@@ -114,35 +121,93 @@ static void smdb_cookie_strip(request_rec *r, const char *name)
                 apr_table_addn(r->headers_in, headers[h],
                                APR_ARRAY_IDX(keep, i, const char *));
             }
+            removed = 1;
         }
     }
+    return removed;
 }
 
-/** The client's token from the configured cookie(s), or NULL. A cookie
- * sent twice with two values, or of any other shape than a token, is no
- * session and never reaches MongoDB. With SessionMongoDBCookieRemove On
- * (the default) both cookies are removed from the request. */
-const char *smdb_cookie_token(request_rec *r, const smdb_dir_conf *dc)
+/** The value of cookie name in t's Cookie and Cookie2 headers (all of
+ * them, as httpd's ap_cookie_read() looks), in r's pool, or NULL; *clash
+ * when it came with two values. */
+static const char *smdb_cookie_read(request_rec *r, const apr_table_t *t,
+                                    const char *name, int *clash)
 {
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *elts = (const apr_table_entry_t *)arr->elts;
+    smdb_cookie_seen seen = {NULL, 0, 0};
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (elts[i].key && (!strcasecmp(elts[i].key, "Cookie")
+                            || !strcasecmp(elts[i].key, "Cookie2"))) {
+            smdb_cookie_scan(elts[i].val, name, &seen);
+        }
+    }
+    *clash |= seen.clash;
+    return seen.val ? apr_pstrmemdup(r->pool, seen.val, seen.len) : NULL;
+}
+
+apr_table_t *smdb_cookie_hide(request_rec *r,
+                              const apr_array_header_t *names)
+{
+    smdb_dir_conf *dc = ap_get_module_config(r->per_dir_config,
+                                             &session_mongodb_module);
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *elts;
+    apr_table_t *saved = NULL;
+    int i, removed = 0;
+
+    if (!names || !dc || !dir_cookie_remove(dc)) {
+        return NULL;
+    }
+    /* the Cookie headers as the client sent them, for the load */
+    arr = apr_table_elts(r->headers_in);
+    elts = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (elts[i].key && (!strcasecmp(elts[i].key, "Cookie")
+                            || !strcasecmp(elts[i].key, "Cookie2"))) {
+            if (!saved) {
+                saved = apr_table_make(r->pool, 2);
+            }
+            apr_table_addn(saved, elts[i].key, elts[i].val);
+        }
+    }
+    if (!saved) {
+        return NULL;
+    }
+    /* only tokens: another application's cookie of the same name, where
+     * the module is not configured, is not this module's to take */
+    for (i = 0; i < names->nelts; i++) {
+        removed |= smdb_cookie_strip(r, APR_ARRAY_IDX(names, i,
+                                                      const char *), 1);
+    }
+    return removed ? saved : NULL;
+}
+
+const char *smdb_cookie_token(request_rec *r, const smdb_dir_conf *dc,
+                              const apr_table_t *saved)
+{
+    const apr_table_t *from = saved ? saved : r->headers_in;
     const char *val = NULL, *val2 = NULL;
-    apr_status_t rv = APR_SUCCESS, rv2 = APR_SUCCESS;
+    int clash = 0;
 
     if (dc->name_set) {
-        rv = ap_cookie_read(r, dc->name, &val, 0);
+        val = smdb_cookie_read(r, from, dc->name, &clash);
     }
     if (dc->name2_set) {
-        rv2 = ap_cookie_read(r, dc->name2, &val2, 0);
+        val2 = smdb_cookie_read(r, from, dc->name2, &clash);
     }
     if (dir_cookie_remove(dc)) {
         if (dc->name_set) {
-            smdb_cookie_strip(r, dc->name);
+            smdb_cookie_strip(r, dc->name, 0);
         }
         if (dc->name2_set) {
-            smdb_cookie_strip(r, dc->name2);
+            smdb_cookie_strip(r, dc->name2, 0);
         }
     }
-    if (rv != APR_SUCCESS || rv2 != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, SMDB_LOGNO(00322)
+    if (clash) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, SMDB_LOGNO(00322)
                       "ignoring a session cookie sent twice with different "
                       "values");
         return NULL;

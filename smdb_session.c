@@ -63,6 +63,9 @@ typedef struct {
     apr_array_header_t *verified;   /* of smdb_verified, in order */
     session_rec *blank;         /* what a request that must see no
                                  * session gets; never saved */
+    apr_table_t *cookies;       /* the request's headers as the client
+                                 * sent them, once session cookies were
+                                 * hidden from them; else NULL */
     smdb_checkout co;           /* its MongoDB client */
 } smdb_req;
 
@@ -212,6 +215,11 @@ int smdb_session_fixups(request_rec *r)
     }
     v->user = user;
     v->verified = 1;
+    /* the application runs after fixups: no session cookie of this
+     * server reaches it, in or out of the module's locations */
+    if (!rq->cookies) {
+        rq->cookies = smdb_cookie_hide(r, smdb_srv(r->server)->cookie_names);
+    }
     return DECLINED;
 }
 
@@ -288,7 +296,7 @@ static const char *smdb_load_id(request_rec *r, smdb_req *rq,
         e->peruser_user = smdb_user(rq, r);
         return smdb_peruser_id_ok(e->peruser_user) ? e->peruser_user : NULL;
     }
-    e->token = smdb_cookie_token(r, dc);
+    e->token = smdb_cookie_token(r, dc, rq->cookies);
     if (!e->token) {
         return NULL;
     }

@@ -170,33 +170,173 @@ int smdb_attr_named(const char *attrs, const char *attr)
     return 0;
 }
 
+const char *smdb_attr_value(apr_pool_t *p, const char *attrs,
+                            const char *attr)
+{
+    apr_size_t n = strlen(attr);
+    const char *a = attrs, *found = NULL;
+
+    while (a && *a) {
+        while (*a == ' ' || *a == '\t' || *a == ';') {
+            a++;
+        }
+        if (!strncasecmp(a, attr, n)) {
+            const char *s = a + n;
+
+            while (*s == ' ' || *s == '\t') {
+                s++;
+            }
+            if (!*s || *s == ';') {
+                found = "";
+            }
+            else if (*s == '=') {
+                const char *e;
+
+                for (s++; *s == ' ' || *s == '\t'; s++) {
+                }
+                e = strchr(s, ';');
+                e = e ? e : s + strlen(s);
+                while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
+                    e--;
+                }
+                found = apr_pstrmemdup(p, s, e - s);
+            }
+        }
+        a = strchr(a, ';');
+    }
+    return found;
+}
+
+smdb_cookie_prefix_t smdb_cookie_prefix(const char *name)
+{
+    if (!strncasecmp(name, "__Host-", 7)) {
+        return SMDB_PREFIX_HOST;
+    }
+    return strncasecmp(name, "__Secure-", 9) ? SMDB_PREFIX_NONE
+                                              : SMDB_PREFIX_SECURE;
+}
+
 /* Cookie headers: "a=1; b=2". */
-const char *smdb_cookie_without(apr_pool_t *p, const char *header,
-                                const char *name)
+
+/** The pair that starts at s (blanks before it skipped): its name and
+ * value, blanks around each trimmed, and where the next pair starts
+ * (past the separator and the blanks after it). Pairs end at ';', or at
+ * ',' outside double quotes (httpd joins two Cookie lines with ", "). */
+typedef struct {
+    const char *start;          /* of the pair, blanks skipped */
+    const char *end;            /* of the pair, before its separator */
+    const char *next;           /* where the next pair starts (past the
+                                 * separator and the blanks after it) */
+    const char *name;
+    apr_size_t name_len;
+    const char *val;            /* NULL: no '=' */
+    apr_size_t val_len;
+} smdb_cookie_pair_t;
+
+static void smdb_cookie_pair(const char *s, smdb_cookie_pair_t *c)
+{
+    const char *e, *eq = NULL;
+    int quoted = 0;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    c->start = s;
+    for (e = s; *e && *e != ';' && (*e != ',' || quoted); e++) {
+        if (*e == '"') {
+            quoted = !quoted;
+        }
+        else if (*e == '=' && !eq) {
+            eq = e;
+        }
+    }
+    c->end = e;
+    for (c->next = *e ? e + 1 : e; *c->next == ' ' || *c->next == '\t';
+         c->next++) {
+    }
+    for (e = eq ? eq : c->end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--) {
+    }
+    c->name = s;
+    c->name_len = e - s;
+    c->val = NULL;
+    c->val_len = 0;
+    if (eq) {
+        for (s = eq + 1; s < c->end && (*s == ' ' || *s == '\t'); s++) {
+        }
+        for (e = c->end; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--) {
+        }
+        c->val = s;
+        c->val_len = e - s;
+    }
+}
+
+/** True if c is a pair called name (exactly, with '='). */
+static int smdb_cookie_is(const smdb_cookie_pair_t *c, const char *name,
+                          apr_size_t n)
+{
+    return c->val && c->name_len == n && !memcmp(c->name, name, n);
+}
+
+void smdb_cookie_scan(const char *header, const char *name,
+                      smdb_cookie_seen *seen)
 {
     apr_size_t n = strlen(name);
-    char *copy = apr_pstrdup(p, header), *pair, *last;
-    /* "a;b" becomes "a; b": at most one more byte per separator */
-    char *out = apr_palloc(p, 2 * strlen(header) + 1);
-    apr_size_t o = 0;
+    const char *at = header;
 
-    for (pair = apr_strtok(copy, ";,", &last); pair;
-         pair = apr_strtok(NULL, ";,", &last)) {
-        apr_size_t len;
+    while (*at) {
+        smdb_cookie_pair_t c;
 
-        while (*pair == ' ' || *pair == '\t') {
-            pair++;
-        }
-        if (!*pair || (!strncmp(pair, name, n) && pair[n] == '=')) {
+        smdb_cookie_pair(at, &c);
+        at = c.next;
+        if (!smdb_cookie_is(&c, name, n)) {
             continue;
         }
-        len = strlen(pair);
-        if (o) {
-            out[o++] = ';';
-            out[o++] = ' ';
+        if (!seen->val) {
+            seen->val = c.val;
+            seen->len = c.val_len;
         }
-        memcpy(out + o, pair, len);
-        o += len;
+        else if (seen->len != c.val_len
+                 || memcmp(seen->val, c.val, c.val_len)) {
+            seen->clash = 1;
+        }
+    }
+}
+
+const char *smdb_cookie_without(apr_pool_t *p, const char *header,
+                                const char *name, int tokens_only)
+{
+    apr_size_t n = strlen(name), o = 0;
+    const char *at = header, *kept = header;
+    char *out = NULL;
+
+    while (*at) {
+        smdb_cookie_pair_t c;
+
+        smdb_cookie_pair(at, &c);
+        if (smdb_cookie_is(&c, name, n)
+            && (!tokens_only
+                || (c.val_len == SMDB_TOKEN_LEN
+                    && smdb_token_valid(apr_pstrmemdup(p, c.val,
+                                                       c.val_len))))) {
+            /* cut from the pair to the next one; what lies before it,
+             * other pairs and their separators, stays as it was */
+            if (!out) {
+                out = apr_palloc(p, strlen(header) + 1);
+            }
+            memcpy(out + o, kept, c.start - kept);
+            o += c.start - kept;
+            kept = c.next;
+        }
+        at = c.next;
+    }
+    if (!out) {
+        return header;
+    }
+    memcpy(out + o, kept, at - kept);
+    o += at - kept;
+    /* a pair cut at the end leaves the separator before it */
+    while (o && strchr("; ,\t", out[o - 1])) {
+        o--;
     }
     out[o] = '\0';
     return out;

@@ -35,16 +35,53 @@ SMDB_HIDDEN const char *smdb_token_id(apr_pool_t *p, const char *token);
  * (case-insensitively, as "attr" or "attr=..."). */
 SMDB_HIDDEN int smdb_attr_named(const char *attrs, const char *attr);
 
+/** The value of attribute attr in a cookie attribute list, blanks
+ * trimmed, in p: "" when it is named without a value, NULL when it is not
+ * named (the last one counts, as in browsers). */
+SMDB_HIDDEN const char *smdb_attr_value(apr_pool_t *p, const char *attrs,
+                                        const char *attr);
+
+/** A cookie name's prefix, which browsers hold to rules
+ * (RFC 6265bis 4.1.3): SMDB_PREFIX_SECURE for "__Secure-" (only with
+ * Secure), SMDB_PREFIX_HOST for "__Host-" (with Secure, Path=/ and no
+ * Domain), else SMDB_PREFIX_NONE; matched case-insensitively. */
+typedef enum {
+    SMDB_PREFIX_NONE,
+    SMDB_PREFIX_SECURE,
+    SMDB_PREFIX_HOST
+} smdb_cookie_prefix_t;
+SMDB_HIDDEN smdb_cookie_prefix_t smdb_cookie_prefix(const char *name);
+
 /** uri with the password of its user info and the value of every option
  * whose name contains "password" (and of authMechanismProperties)
  * replaced by "***", in p. */
 SMDB_HIDDEN const char *smdb_redact(apr_pool_t *p, const char *uri);
 
-/** A Cookie header value without the pairs called name (exactly), in p;
- * "" when nothing is left. Pairs are separated by ';' or ',', as httpd's
- * ap_cookie_read() reads them. */
+/** What smdb_cookie_scan() found of one cookie so far. */
+typedef struct {
+    const char *val;            /* its value (not terminated), or NULL */
+    apr_size_t len;
+    int clash;                  /* sent again with another value */
+} smdb_cookie_seen;
+
+/** Scan one Cookie header value for the pairs called name (exactly), in
+ * one pass, adding what it finds to *seen. Pairs are separated by ';'
+ * (RFC 6265) or by ',' outside double quotes (httpd joins two Cookie
+ * lines with ", ", and its own reader splits there too); blanks around
+ * them are ignored. A value is the pair's text after '=', without its
+ * surrounding blanks. */
+SMDB_HIDDEN void smdb_cookie_scan(const char *header, const char *name,
+                                  smdb_cookie_seen *seen);
+
+/** A Cookie header value without the pairs called name (exactly; with
+ * tokens_only, only those whose value is a token of this module), in p;
+ * "" when nothing is left; header itself when it has none. Pairs are
+ * found as smdb_cookie_scan() finds them; each removed pair is cut out
+ * with the separator after it, and everything else is kept byte for
+ * byte. */
 SMDB_HIDDEN const char *smdb_cookie_without(apr_pool_t *p,
                                             const char *header,
-                                            const char *name);
+                                            const char *name,
+                                            int tokens_only);
 
 #endif

@@ -31,6 +31,16 @@ my @cases = (
       qr/SessionMongoDBCookieName: 'a=b' is not a valid cookie name/, 'a=b' ],
     [ 'bad flag', "SessionMongoDBDatabase app\nSessionMongoDBTTLIndex maybe\n", 0,
       qr/SessionMongoDBTTLIndex must be On or Off/ ],
+    [ '__Host- cookie with a domain', "SessionMongoDBDatabase app\n", 0,
+      qr/SessionMongoDBCookieName: a __Host- cookie needs the attribute path=\/ and no domain/,
+      '__Host-sid path=/;domain=example.com' ],
+    [ '__Host- cookie under a path', "SessionMongoDBDatabase app\n", 0,
+      qr/SessionMongoDBCookieName: a __Host- cookie needs the attribute path=\//,
+      '__Host-sid path=/app' ],
+    [ '__Host- cookie without a path', "SessionMongoDBDatabase app\n", 0,
+      qr/SessionMongoDBCookieName: a __Host- cookie needs/, '__host-sid HttpOnly' ],
+    [ '__Host- cookie at path=/', "SessionMongoDBDatabase app\n", 1, undef,
+      '__Host-sid path=/;HttpOnly' ],
 );
 
 plan tests => 2 * @cases + 1, need_module 'mod_session_mongodb.c', 'mod_session.c';
@@ -48,6 +58,7 @@ my $n = 0;
 for my $case (@cases) {
     my ($name, $directives, $expect_ok, $msg, $cookie) = @$case;
     $cookie //= 'sid';
+    my $cookie_line = $cookie =~ / / ? $cookie : "$cookie path=/";
     my $conf = catfile($dir, 'case' . ++$n . '.conf');
     open my $fh, '>', $conf or die "$conf: $!";
     print $fh <<"CONF";
@@ -62,7 +73,7 @@ LoadModule session_mongodb_module "$so"
 $directives
 <Location />
     Session On
-    SessionMongoDBCookieName $cookie path=/
+    SessionMongoDBCookieName $cookie_line
 </Location>
 CONF
     close $fh;

@@ -164,26 +164,93 @@ static void test_redact(void)
 
 static void test_cookie_without(void)
 {
-    is_str(smdb_cookie_without(p, "a=1; session=tok; b=2", "session"),
+    const char *h;
+    char tok[SMDB_TOKEN_LEN + 1];
+
+    is_str(smdb_cookie_without(p, "a=1; session=tok; b=2", "session", 0),
            "a=1; b=2", "cookie_without: removes the named cookie");
-    is_str(smdb_cookie_without(p, "session=tok", "session"), "",
+    is_str(smdb_cookie_without(p, "session=tok", "session", 0), "",
            "cookie_without: \"\" when nothing is left");
-    is_str(smdb_cookie_without(p, "session=1;session=2", "session"), "",
+    is_str(smdb_cookie_without(p, "session=1;session=2", "session", 0), "",
            "cookie_without: every pair of that name");
-    is_str(smdb_cookie_without(p, "a=1,session=tok,b=2", "session"),
-           "a=1; b=2", "cookie_without: ',' separates pairs too");
-    is_str(smdb_cookie_without(p, "a=1;\tsession=t;;b=2", "session"),
-           "a=1; b=2", "cookie_without: blanks and empty pairs");
+    is_str(smdb_cookie_without(p, "a=1; session=tok", "session", 0), "a=1",
+           "cookie_without: the last pair, and the separator before it");
+    is_str(smdb_cookie_without(p, "data=a,b; session=tok; c=\"x, y\"",
+                               "session", 0),
+           "data=a,b; c=\"x, y\"",
+           "cookie_without: other cookies byte for byte, commas and all");
+    is_str(smdb_cookie_without(p, "a=1,session=tok,b=2", "session", 0),
+           "a=1,b=2", "cookie_without: ',' separates pairs too");
+    is_str(smdb_cookie_without(p, "a=1, session=tok", "session", 0), "a=1",
+           "cookie_without: two Cookie lines as httpd joins them");
+    is_str(smdb_cookie_without(p, "c=\"x,session=tok\"", "session", 0),
+           "c=\"x,session=tok\"",
+           "cookie_without: no ',' separator inside double quotes");
+    is_str(smdb_cookie_without(p, "a=1;\tsession=t;;b=2", "session", 0),
+           "a=1;\t;b=2", "cookie_without: blanks and empty pairs kept");
+    is_str(smdb_cookie_without(p, "session = t ; b=2", "session", 0), "b=2",
+           "cookie_without: blanks around name and value");
     is_str(smdb_cookie_without(p, "sessionX=1; xsession=2; Session=3; "
-                                  "session2=4", "session"),
+                                  "session2=4", "session", 0),
            "sessionX=1; xsession=2; Session=3; session2=4",
            "cookie_without: only the exact name (case-sensitive)");
-    is_str(smdb_cookie_without(p, "a=session=tok", "session"),
+    is_str(smdb_cookie_without(p, "a=session=tok", "session", 0),
            "a=session=tok", "cookie_without: not a value");
-    is_str(smdb_cookie_without(p, "", "session"), "",
+    is_str(smdb_cookie_without(p, "session; a=1", "session", 0),
+           "session; a=1", "cookie_without: a name without '=' is kept");
+    is_str(smdb_cookie_without(p, "", "session", 0), "",
            "cookie_without: empty header");
-    is_str(smdb_cookie_without(p, "a,b,c,d", "x"), "a; b; c; d",
-           "cookie_without: ',' becomes \"; \" (the output grows)");
+    h = "a=1;b=2";
+    ok(smdb_cookie_without(p, h, "session", 0) == h,
+       "cookie_without: without the cookie, the header itself");
+    memset(tok, 'A', SMDB_TOKEN_LEN);
+    tok[SMDB_TOKEN_LEN] = '\0';
+    is_str(smdb_cookie_without(p, apr_pstrcat(p, "session=eyJhIjoxfQ; "
+                                              "session=", tok, "; b=2",
+                                              NULL), "session", 1),
+           "session=eyJhIjoxfQ; b=2",
+           "cookie_without: tokens only: another app's value stays");
+}
+
+static void test_cookie_scan(void)
+{
+    smdb_cookie_seen seen = {NULL, 0, 0};
+    char *big;
+    int i;
+
+    smdb_cookie_scan("a=1; sid=tok; b=2", "sid", &seen);
+    ok(seen.val && seen.len == 3 && !memcmp(seen.val, "tok", 3)
+       && !seen.clash, "cookie_scan: finds the value");
+    smdb_cookie_scan("sid=tok", "sid", &seen);
+    ok(!seen.clash, "cookie_scan: the same value again is no clash");
+    smdb_cookie_scan("sid=other", "sid", &seen);
+    ok(seen.clash, "cookie_scan: another value is a clash");
+    memset(&seen, 0, sizeof(seen));
+    smdb_cookie_scan("xsid=1; sidx=2; Sid=3; a=sid=4; sid", "sid", &seen);
+    ok(!seen.val, "cookie_scan: only the exact name, with '='");
+    smdb_cookie_scan(" sid =\ttok ;", "sid", &seen);
+    ok(seen.val && seen.len == 3 && !memcmp(seen.val, "tok", 3),
+       "cookie_scan: blanks around name and value");
+    memset(&seen, 0, sizeof(seen));
+    smdb_cookie_scan("sid=", "sid", &seen);
+    ok(seen.val && seen.len == 0, "cookie_scan: an empty value");
+    memset(&seen, 0, sizeof(seen));
+    smdb_cookie_scan("a=1, sid=tok", "sid", &seen);
+    ok(seen.val && seen.len == 3, "cookie_scan: two Cookie lines joined "
+       "with a comma");
+    memset(&seen, 0, sizeof(seen));
+    smdb_cookie_scan("c=\"x,sid=tok\"", "sid", &seen);
+    ok(!seen.val, "cookie_scan: no ',' separator inside double quotes");
+    /* 64 KB of "a;" then the cookie: one pass */
+    big = apr_palloc(p, 65536 + 8);
+    for (i = 0; i < 65536; i += 2) {
+        big[i] = 'a';
+        big[i + 1] = ';';
+    }
+    strcpy(big + 65536, "sid=t");
+    memset(&seen, 0, sizeof(seen));
+    smdb_cookie_scan(big, "sid", &seen);
+    ok(seen.val && seen.len == 1, "cookie_scan: after 32768 empty pairs");
 }
 
 int main(void)
@@ -195,6 +262,7 @@ int main(void)
     test_attr_named();
     test_redact();
     test_cookie_without();
+    test_cookie_scan();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
