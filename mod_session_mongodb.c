@@ -27,6 +27,7 @@
  */
 
 #include "http_core.h"
+#include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
 #include "apr_optional_hooks.h"
@@ -109,6 +110,7 @@ static void session_mongodb_child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     static const char *const session_pre[] = {"mod_session.c", NULL};
+    static const char *const core[] = {"core.c", NULL};
 
     (void)p;
     /* startup: refuse a configuration without a database */
@@ -128,6 +130,17 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_header_parser(smdb_session_seen, NULL, NULL,
                           APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(smdb_session_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* one Cache-Control per response carrying a session, at its end */
+    ap_register_output_filter("SMDB_CACHE_CONTROL", smdb_cache_filter, NULL,
+                              AP_FTYPE_CONTENT_SET + 5);
+    ap_hook_insert_filter(smdb_session_insert_filter, NULL, NULL,
+                          APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(smdb_session_insert_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    /* the cookies as sent for stream 1 of an h2c upgrade, around core's
+     * Upgrade handler */
+    ap_hook_handler(smdb_session_h2c_before, NULL, core, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(smdb_session_h2c_after, core, NULL, APR_HOOK_REALLY_FIRST);
     /* mod_session: load at fixups and filter time, save in the filter */
     ap_hook_session_load(smdb_session_load, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_session_save(smdb_session_save, NULL, NULL, APR_HOOK_MIDDLE);

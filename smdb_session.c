@@ -28,7 +28,6 @@
 #define SMDB_CAS_TRIES      100 /* a last resort: the request's budget and
                                  * the bound of its pauses end a storm of
                                  * conflicts first */
-#define SMDB_NO_CACHE       "no-cache, private"
 
 /** What one request knows about one session (one configuration). */
 typedef struct {
@@ -66,6 +65,9 @@ typedef struct {
     apr_table_t *cookies;       /* the request's headers as the client
                                  * sent them, once session cookies were
                                  * hidden from them; else NULL */
+    int cookies_back;           /* ... and put back for an h2c upgrade */
+    int no_cache;               /* the response carries a session: one
+                                 * Cache-Control, merged at the end */
     smdb_checkout co;           /* its MongoDB client */
 } smdb_req;
 
@@ -345,8 +347,7 @@ apr_status_t smdb_session_load(request_rec *r, session_rec **z)
     }
     if (e->z) {
         if (e->id) {
-            apr_table_setn(r->err_headers_out, "Cache-Control",
-                           SMDB_NO_CACHE);
+            rq->no_cache = 1;
         }
         *z = e->z;
         return APR_SUCCESS;
@@ -378,8 +379,7 @@ apr_status_t smdb_session_load(request_rec *r, session_rec **z)
             e->id = id;
             e->user = d.user;
             e->version = d.version;
-            apr_table_setn(r->err_headers_out, "Cache-Control",
-                           SMDB_NO_CACHE);
+            rq->no_cache = 1;
         }
     }
 
@@ -725,7 +725,7 @@ static apr_status_t smdb_save_write(request_rec *r, smdb_req *rq,
         e->user = plan->user;
         smdb_cookie_send(r, dc, plan->token, z->maxage);
     }
-    apr_table_setn(r->err_headers_out, "Cache-Control", SMDB_NO_CACHE);
+    rq->no_cache = 1;
     return APR_SUCCESS;
 }
 
@@ -749,7 +749,7 @@ static apr_status_t smdb_save_delete(request_rec *r, smdb_req *rq,
     }
     if (!dir_peruser(dc) && e->token) {
         smdb_cookie_expire(r, dc);
-        apr_table_setn(r->err_headers_out, "Cache-Control", SMDB_NO_CACHE);
+        rq->no_cache = 1;
     }
     return APR_SUCCESS;
 }
@@ -848,7 +848,7 @@ static apr_status_t smdb_plan_rotate(request_rec *r, smdb_req *rq,
                       "the session of %s ended: nothing of it goes to %s",
                       previous, user ? user : "an anonymous session");
         smdb_cookie_expire(r, dc);
-        apr_table_setn(r->err_headers_out, "Cache-Control", SMDB_NO_CACHE);
+        rq->no_cache = 1;
         plan->value = NULL;
         return APR_SUCCESS;
     }
@@ -951,4 +951,111 @@ apr_status_t smdb_session_save(request_rec *r, session_rec *z)
         return rv;              /* refused, or the session ended */
     }
     return smdb_save_write(r, rq, dc, e, z, &plan);
+}
+
+/* ------------------------------------------------------------------ */
+/* the response                                                         */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Output filter SMDB_CACHE_CONTROL, after mod_session's save: a response
+ * that carries a session (loaded or saved: its content or its cookie)
+ * gets one Cache-Control, the application's directives merged with
+ * "no-cache, private" (smdb_cache_control()), whatever path the response
+ * took (httpd's error path moves err_headers_out to headers_out, so a
+ * header set on the way would come twice).
+ */
+apr_status_t smdb_cache_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    smdb_req *rq = ap_get_module_config(smdb_top(r)->request_config,
+                                        &session_mongodb_module);
+
+    if (rq && rq->no_cache) {
+        const char *h = apr_table_getm(r->pool, r->headers_out,
+                                       "Cache-Control");
+        const char *e = apr_table_getm(r->pool, r->err_headers_out,
+                                       "Cache-Control");
+
+        apr_table_unset(r->headers_out, "Cache-Control");
+        apr_table_setn(r->err_headers_out, "Cache-Control",
+                       smdb_cache_control(r->pool, h && e
+                           ? apr_pstrcat(r->pool, h, ", ", e, NULL)
+                           : h ? h : e));
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/** insert_filter and insert_error_filter: the filter above, where a
+ * session may be used. */
+void smdb_session_insert_filter(request_rec *r)
+{
+    const char *db;
+    smdb_req *rq;
+
+    if (r->main) {
+        return;
+    }
+    rq = ap_get_module_config(smdb_top(r)->request_config,
+                              &session_mongodb_module);
+    if ((rq && rq->no_cache) || smdb_config_for(r, &db)) {
+        ap_add_output_filter("SMDB_CACHE_CONTROL", NULL, r, r->connection);
+    }
+}
+
+/** A request that asks to upgrade to h2c: is it one? (mod_http2 then
+ * serves it again as stream 1 of the new connection, from its headers.) */
+static int smdb_h2c_upgrade(request_rec *r)
+{
+    const char *up = apr_table_get(r->headers_in, "Upgrade");
+
+    return up && !r->main && !r->prev && !r->connection->master
+           && ap_find_token(r->pool, up, "h2c");
+}
+
+/**
+ * handler, just before core's, which switches protocols for an Upgrade:
+ * stream 1 of an h2c upgrade is built from this request's headers, so
+ * they get the session cookies back (stream 1 hides them from its own
+ * application again, in its fixups). If no switch happens, the handler
+ * after core's hides them again before any application runs.
+ */
+int smdb_session_h2c_before(request_rec *r)
+{
+    smdb_req *rq;
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *elts;
+    int i;
+
+    if (!smdb_h2c_upgrade(r)) {
+        return DECLINED;
+    }
+    rq = ap_get_module_config(r->request_config, &session_mongodb_module);
+    if (!rq || !rq->cookies) {
+        return DECLINED;
+    }
+    apr_table_unset(r->headers_in, "Cookie");
+    apr_table_unset(r->headers_in, "Cookie2");
+    arr = apr_table_elts(rq->cookies);
+    elts = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        apr_table_addn(r->headers_in, elts[i].key, elts[i].val);
+    }
+    rq->cookies_back = 1;
+    return DECLINED;
+}
+
+/** handler, just after core's: no switch to h2c happened; the cookies
+ * leave the request again. */
+int smdb_session_h2c_after(request_rec *r)
+{
+    smdb_req *rq = r->main ? NULL : ap_get_module_config(r->request_config,
+                                                         &session_mongodb_module);
+
+    if (rq && rq->cookies_back) {
+        rq->cookies_back = 0;
+        smdb_cookie_hide(r, smdb_srv(r->server)->cookie_names);
+    }
+    return DECLINED;
 }

@@ -17,5 +17,10 @@ SMDB_HIDDEN apr_status_t smdb_session_save(request_rec *r, session_rec *z);
 SMDB_HIDDEN apr_status_t smdb_session_decode(request_rec *r, session_rec *z);
 SMDB_HIDDEN int smdb_session_seen(request_rec *r);
 SMDB_HIDDEN int smdb_session_fixups(request_rec *r);
+SMDB_HIDDEN apr_status_t smdb_cache_filter(ap_filter_t *f,
+                                           apr_bucket_brigade *bb);
+SMDB_HIDDEN void smdb_session_insert_filter(request_rec *r);
+SMDB_HIDDEN int smdb_session_h2c_before(request_rec *r);
+SMDB_HIDDEN int smdb_session_h2c_after(request_rec *r);
 
 #endif

@@ -216,6 +216,39 @@ smdb_cookie_prefix_t smdb_cookie_prefix(const char *name)
                                               : SMDB_PREFIX_SECURE;
 }
 
+const char *smdb_cache_control(apr_pool_t *p, const char *have)
+{
+    char *copy = apr_pstrdup(p, have ? have : ""), *d, *last;
+    const char *out = "";
+
+    for (d = apr_strtok(copy, ",", &last); d;
+         d = apr_strtok(NULL, ",", &last)) {
+        char *e;
+        apr_size_t n;
+
+        while (*d == ' ' || *d == '\t') {
+            d++;
+        }
+        for (e = d + strlen(d); e > d && (e[-1] == ' ' || e[-1] == '\t');
+             e--) {
+        }
+        *e = '\0';
+        n = strcspn(d, "=");
+        if (!*d || (n == 6 && !strncasecmp(d, "public", 6))) {
+            continue;
+        }
+        if ((n == 8 && !strncasecmp(d, "no-cache", 8))
+            || (n == 7 && !strncasecmp(d, "private", 7))) {
+            /* the plain form comes below, once; a form limited to named
+             * fields would leave the rest of the response cacheable */
+            continue;
+        }
+        out = *out ? apr_pstrcat(p, out, ", ", d, NULL) : d;
+    }
+    return *out ? apr_pstrcat(p, out, ", no-cache, private", NULL)
+                : "no-cache, private";
+}
+
 /* Cookie headers: "a=1; b=2". */
 
 /** The pair that starts at s (blanks before it skipped): its name and

@@ -52,6 +52,13 @@ typedef enum {
 } smdb_cookie_prefix_t;
 SMDB_HIDDEN smdb_cookie_prefix_t smdb_cookie_prefix(const char *name);
 
+/** The Cache-Control of a response that carries a session, in p: the
+ * directives of have (what the application set, its fields joined by
+ * ", "; NULL: nothing) in their order, without "public", "private" and
+ * "no-cache" (plain or limited to named fields), then "no-cache" and
+ * "private" (once each) at the end. */
+SMDB_HIDDEN const char *smdb_cache_control(apr_pool_t *p, const char *have);
+
 /** uri with the password of its user info and the value of every option
  * whose name contains "password" (and of authMechanismProperties)
  * replaced by "***", in p. */

@@ -10,7 +10,7 @@ use Apache::TestUtil;
 use SMDB::Test;
 use MIME::Base64 qw(encode_base64);
 
-plan tests => 10, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 12, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_basic.c', 'mod_authn_file.c';
 
 my $g = browser();
@@ -23,6 +23,7 @@ ok $tok;
 # write the session
 my $res = $g->get('/guarded', Authorization => 'Basic ' . encode_base64('alice:WRONG', ''));
 ok t_cmp($res->code, 401, 'a wrong password: 401');
+ok t_cmp(scalar(my @c = $res->header('Cache-Control')) <= 1 ? 1 : 0, 1, '... at most one Cache-Control');
 ok t_cmp($res->content, qr/^session=/m, '... its error document is served');
 ok t_cmp($res->content =~ /^session=.*cart/m ? 1 : 0, 0, '... and sees no session');
 ok t_cmp($g->cookie('sid'), $tok, '... the token is kept');
@@ -32,6 +33,8 @@ ok t_cmp($g->values($g->get('/basic')), { cart => 5 }, '... and the session is a
 # the /basic app, which sees the session and writes into it
 $res = $g->get('/missing');
 ok t_cmp($res->code, 404, 'a missing page: 404');
+my @cc = $res->header('Cache-Control');
+ok t_cmp(join(' | ', @cc), 'no-cache, private', '... with one Cache-Control');
 ok t_cmp($g->values($res), { cart => 5, nf => 1 }, '... its error document sees the session');
 ok t_cmp($g->cookie('sid'), $tok, '... under the same token');
 ok t_cmp($g->values($g->get('/basic')), { cart => 5, nf => 1 }, '... and what it wrote is saved');

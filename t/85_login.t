@@ -10,7 +10,7 @@ use Apache::TestRequest ();
 use SMDB::Test;
 use Time::HiRes qw(sleep time);
 
-plan tests => 48, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 49, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_form.c', 'mod_request.c';
 
 sub login {
@@ -129,6 +129,9 @@ $h->get('/site/app?set=cart:7');
 my $htok = $h->cookie('fsid');
 $res = $h->get('/site/secure/logout');
 ok t_cmp($res->code, 307, 'a logout inside the protected area redirects');
+# (mod_auth_form's own "no-store", merged with the module's)
+ok t_cmp(join(' | ', $res->header('Cache-Control')), qr/^[^|]*\bno-cache, private$/,
+         '... with one Cache-Control');
 ok t_cmp($h->cookie('fsid'), undef, '... and expires the cookie');
 ok t_cmp(db_one('smdb_test', 'site', sha256_hex($htok)), undef, '... alice\'s document is gone');
 ok t_cmp(scalar(grep { ($_->{value} // '') =~ /cart=7/ } db_find('smdb_test', 'site', {})), 0,

@@ -253,6 +253,27 @@ static void test_cookie_scan(void)
     ok(seen.val && seen.len == 1, "cookie_scan: after 32768 empty pairs");
 }
 
+static void test_cache_control(void)
+{
+    is_str(smdb_cache_control(p, NULL), "no-cache, private",
+           "cache_control: nothing set");
+    is_str(smdb_cache_control(p, "no-cache, private"), "no-cache, private",
+           "cache_control: ours again: once");
+    is_str(smdb_cache_control(p, "no-cache, private, no-cache, private"),
+           "no-cache, private", "cache_control: ours twice: once");
+    is_str(smdb_cache_control(p, "max-age=60, must-revalidate"),
+           "max-age=60, must-revalidate, no-cache, private",
+           "cache_control: the application's directives kept");
+    is_str(smdb_cache_control(p, "Public, max-age=600"),
+           "max-age=600, no-cache, private",
+           "cache_control: public dropped (any case)");
+    is_str(smdb_cache_control(p, "private=\"set-cookie\", no-store"),
+           "no-store, no-cache, private",
+           "cache_control: private limited to fields: the whole response");
+    is_str(smdb_cache_control(p, " , ,"), "no-cache, private",
+           "cache_control: empty directives");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -263,6 +284,7 @@ int main(void)
     test_redact();
     test_cookie_without();
     test_cookie_scan();
+    test_cache_control();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
