@@ -78,27 +78,33 @@ int smdb_changed(apr_pool_t *p, const apr_table_t *loaded,
            || !apr_table_do(smdb_same, (void *)entries, loaded, NULL);
 }
 
-session_rec *smdb_merge(apr_pool_t *p, const apr_table_t *loaded,
-                        const session_rec *z, const char *current,
-                        const smdb_codec *codec)
+session_rec *smdb_merge_changes(apr_pool_t *p, const smdb_change *changes,
+                                int n, const session_rec *z,
+                                const char *current, const smdb_codec *codec)
 {
     session_rec *m = apr_pcalloc(p, sizeof(*m));
+    const apr_table_t *none = NULL;
     smdb_diff d;
+    int i;
 
-    if (!loaded) {
-        loaded = apr_table_make(p, 1);
-    }
     m->pool = p;
     m->entries = apr_table_make(p, 10);
     m->encoded = current;
     if (current && codec->decode(codec->ctx, m) != APR_SUCCESS) {
         return NULL;
     }
-    d.base = loaded;
     d.target = m->entries;
-    apr_table_do(smdb_apply_set, &d, z->entries, NULL);
-    d.base = z->entries;
-    apr_table_do(smdb_apply_unset, &d, loaded, NULL);
+    for (i = 0; i < n; i++) {
+        const apr_table_t *loaded = changes[i].loaded;
+
+        if (!loaded) {
+            loaded = none ? none : (none = apr_table_make(p, 1));
+        }
+        d.base = loaded;
+        apr_table_do(smdb_apply_set, &d, changes[i].entries, NULL);
+        d.base = changes[i].entries;
+        apr_table_do(smdb_apply_unset, &d, loaded, NULL);
+    }
     m->expiry = z->expiry;
     m->maxage = z->maxage;
     m->encoded = NULL;
@@ -106,4 +112,15 @@ session_rec *smdb_merge(apr_pool_t *p, const apr_table_t *loaded,
         return NULL;
     }
     return m;
+}
+
+session_rec *smdb_merge(apr_pool_t *p, const apr_table_t *loaded,
+                        const session_rec *z, const char *current,
+                        const smdb_codec *codec)
+{
+    smdb_change c;
+
+    c.loaded = loaded;
+    c.entries = z->entries;
+    return smdb_merge_changes(p, &c, 1, z, current, codec);
 }

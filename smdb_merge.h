@@ -48,4 +48,24 @@ SMDB_HIDDEN session_rec *smdb_merge(apr_pool_t *p, const apr_table_t *loaded,
                                     const char *current,
                                     const smdb_codec *codec);
 
+/** One request's changes: the entries it loaded (NULL: none) and the
+ * entries it would save. */
+typedef struct {
+    const apr_table_t *loaded;
+    const apr_table_t *entries;
+} smdb_change;
+
+/**
+ * smdb_merge() for several requests at once: the changes of each of the n
+ * applied to current in turn (a later one's value wins where two set one
+ * key), decoded and encoded once; expiry and max-age are z's. For a
+ * request that saves the changes of others of the same session with its
+ * own (smdb_turns.h).
+ */
+SMDB_HIDDEN session_rec *smdb_merge_changes(apr_pool_t *p,
+                                            const smdb_change *changes,
+                                            int n, const session_rec *z,
+                                            const char *current,
+                                            const smdb_codec *codec);
+
 #endif

@@ -550,12 +550,31 @@ static void smdb_cas_pause(request_rec *r, int i, apr_interval_time_t round,
     }
 }
 
+/** At most this many waiting requests of a session ride along with the
+ * save of the request holding its turn (smdb_turns.h): their changes and
+ * its own go in one compare-and-set, decoded and encoded once. */
+#define SMDB_RIDERS_MAX 64
+
+/** The session `current` (as stored) with the changes of n requests
+ * applied in turn (see smdb_merge_changes()), through mod_session's own
+ * encoders and decoders; NULL when it cannot. */
+static session_rec *smdb_merge_many(request_rec *r, const smdb_change *c,
+                                    int n, const session_rec *z,
+                                    const char *current)
+{
+    smdb_codec codec = {smdb_codec_decode, smdb_codec_encode, r};
+
+    return smdb_merge_changes(r->pool, c, n, z, current, &codec);
+}
+
 /**
  * The compare-and-set loop of smdb_save_over(), holding the session's
  * turn in this process: write on the loaded version (unless the turn
  * knows a newer one was written meanwhile); on a conflict, read the
  * stored session, apply this request's own changes to it, and try again,
- * SMDB_CAS_TRIES times, then last write wins (logged). Every operation
+ * SMDB_CAS_TRIES times, then last write wins (logged). The changes of
+ * the n riders (c[1..n]; c[0] is this request's) go into every write
+ * with this request's: *carried says they were saved. Every operation
  * counts into the request's budget, which ends the loop when spent. A
  * session deleted meanwhile is not recreated: APR_ENOENT. *written is
  * the version now stored, if this request wrote it.
@@ -564,7 +583,8 @@ static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
                                   const smdb_dir_conf *dc, smdb_entry *e,
                                   const session_rec *z,
                                   const smdb_save_plan *plan,
-                                  int stale, apr_int64_t *written)
+                                  int stale, const smdb_change *c, int n,
+                                  int *carried, apr_int64_t *written)
 {
     const char *value = plan->value;
     apr_time_t round_start = 0;
@@ -572,6 +592,19 @@ static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
     apr_status_t rv;
     int i;
 
+    *carried = 0;
+    if (n) {
+        /* the riders' changes on top of this request's, on its version */
+        session_rec *m = smdb_merge_many(r, c + 1, n, z, plan->value);
+
+        if (m && !smdb_session_empty(m)
+            && strlen(m->encoded) <= dir_maxsize(dc)) {
+            value = m->encoded;
+        }
+        else {
+            n = 0;              /* handed back: each saves on its own */
+        }
+    }
     for (i = 0; i < SMDB_CAS_TRIES; i++) {
         bson_error_t error;
         smdb_doc d;
@@ -586,9 +619,10 @@ static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
             if (rv != APR_EMISMATCH) {
                 *written = rv == APR_SUCCESS && e->version >= 0
                     ? e->version + 1 : -1;
+                *carried = n && rv == APR_SUCCESS;
                 return rv;
             }
-            if (!i && !smdb_changed(z->pool, e->snapshot, z->entries)) {
+            if (!i && !n && !smdb_changed(z->pool, e->snapshot, z->entries)) {
                 /* only mod_session's expiry refresh, and another
                  * request has just written the session (refreshing it
                  * too) */
@@ -618,19 +652,21 @@ static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
                           "saved into a recreated session", plan->id);
             return APR_ENOENT;
         }
-        if (!i && stale && d.version != e->version
+        if (!i && !n && stale && d.version != e->version
             && !smdb_changed(z->pool, e->snapshot, z->entries)) {
             /* as above, the newer version read, not only hinted */
             return APR_SUCCESS;
         }
-        m = smdb_merge_into(r, e, z, d.value);
+        m = smdb_merge_many(r, c, 1 + n, z, d.value);
         if (!m) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, SMDB_LOGNO(00327)
                           "session %.8s... changed under this request and "
                           "the stored version cannot be decoded (a new "
                           "SessionCryptoPassphrase?); last write wins",
                           plan->id);
-            return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+            rv = smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+            *carried = n && rv == APR_SUCCESS;
+            return rv;
         }
         if (smdb_session_empty(m)) {
             rv = smdb_store_delete(r, &rq->co, &e->place, plan->id);
@@ -651,7 +687,9 @@ static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
                   "session %.8s... changed under this request %d times; "
                   "saving its last merge over whatever is stored now "
                   "(last write wins)", plan->id, i);
-    return smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+    rv = smdb_write(r, rq, e, plan, value, SMDB_W_FORCE);
+    *carried = n && rv == APR_SUCCESS;
+    return rv;
 }
 
 /**
@@ -659,11 +697,13 @@ static apr_status_t smdb_cas_loop(request_rec *r, smdb_req *rq,
  * the same session wrote since this one loaded it: the requests of one
  * session in this process take turns (smdb_turns.h), and each runs the
  * compare-and-set loop in its turn, so that only other processes' writes
- * make it go round. The wait for a turn is a wait for other requests'
- * saves, each within its own budget, as long as a queue of them takes:
- * it is bounded on its own, by httpd's Timeout (as a wait on the client
- * is; at least SessionMongoDBTimeout), and the loop then has what is left
- * of this request's budget.
+ * make it go round; the requests that wait meanwhile ride along, their
+ * changes saved by the next holder with its own (group commit), so that
+ * a crowd of them costs a few writes, not one round each. The wait for a
+ * turn is a wait for other requests' saves, each within its own budget,
+ * as long as a queue of them takes: it is bounded on its own, by httpd's
+ * Timeout (as a wait on the client is; at least SessionMongoDBTimeout),
+ * and the loop then has what is left of this request's budget.
  */
 static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
                                    const smdb_dir_conf *dc, smdb_entry *e,
@@ -673,18 +713,25 @@ static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
     apr_interval_time_t waited, wait = apr_time_from_msec(
         srv_timeout_ms(smdb_srv(r->server)));
     apr_int64_t written = -1;
+    smdb_change *c;
+    smdb_rider me, *riders, *x;
     smdb_turn *turn;
     apr_status_t rv;
+    int n = 0, carried;
 
     if (!SMDB_CAS) {
         return smdb_write(r, rq, e, plan, plan->value, SMDB_W_FORCE);
     }
+    c = apr_palloc(r->pool, (1 + SMDB_RIDERS_MAX) * sizeof(*c));
+    c[0].loaded = e->snapshot;
+    c[0].entries = z->entries;
     /* one turn per document: its database, collection and _id */
-    rv = smdb_turn_take(apr_pstrcat(r->pool, e->place.db, "/",
-                                    e->place.coll, "/", plan->id, NULL),
-                        r->server->timeout > wait ? r->server->timeout
-                                                  : wait,
-                        &turn, &waited);
+    me.id = apr_pstrcat(r->pool, e->place.db, "/", e->place.coll, "/",
+                        plan->id, NULL);
+    me.change = &c[0];
+    rv = smdb_turn_take(me.id, r->server->timeout > wait
+                               ? r->server->timeout : wait,
+                        &me, &turn, &waited);
     if (rv != APR_SUCCESS) {
         return smdb_refuse(r, SMDB_LOGNO(00333), "not saving session "
                            "%.8s...: other requests of it in this process "
@@ -692,9 +739,27 @@ static apr_status_t smdb_save_over(request_rec *r, smdb_req *rq,
                            "httpd's Timeout; the stored session keeps "
                            "theirs", plan->id, apr_time_as_msec(waited));
     }
+    if (!turn && me.state == SMDB_RIDER_CARRIED) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "session %.8s...: "
+                      "saved by a parallel request of it, with its own "
+                      "changes, as version %" APR_INT64_T_FMT, plan->id,
+                      me.version);
+        return APR_SUCCESS;
+    }
+    if (!turn && me.state == SMDB_RIDER_DROPPED) {
+        return APR_ENOENT;      /* deleted meanwhile: stays deleted */
+    }
+    riders = smdb_turn_riders(turn, me.id, SMDB_RIDERS_MAX);
+    for (x = riders; x; x = x->next) {
+        c[++n] = *(const smdb_change *)x->change;
+    }
     rv = smdb_cas_loop(r, rq, dc, e, z, plan,
-                       smdb_turn_version(turn) > e->version, &written);
-    smdb_turn_give(turn, written);
+                       smdb_turn_version(turn) > e->version, c, n,
+                       &carried, &written);
+    smdb_turn_give(turn, written, riders,
+                   carried ? SMDB_RIDER_CARRIED
+                   : rv == APR_ENOENT ? SMDB_RIDER_DROPPED
+                   : SMDB_RIDER_TAKEN);
     return rv;
 }
 

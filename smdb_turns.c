@@ -10,6 +10,8 @@
  * free one. Two sessions of the same 64-bit hash would share a turn,
  * which costs only waiting.
  */
+#include <string.h>
+
 #include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
 
@@ -22,6 +24,7 @@ struct smdb_turn {
     int users;                  /* holding it or waiting for it */
     int busy;                   /* held */
     apr_int64_t version;        /* last written while held; -1: none */
+    smdb_rider *riders;         /* waiting to ride along, oldest first */
     apr_thread_cond_t *cond;
 };
 
@@ -80,6 +83,7 @@ static smdb_turn *smdb_turn_place(apr_uint64_t key)
     if (free_place) {
         free_place->key = key;
         free_place->version = -1;
+        free_place->riders = NULL;
     }
     return free_place;
 }
@@ -92,8 +96,32 @@ static void smdb_turn_leave(smdb_turn *t)
     }
 }
 
+/** Take rider off t's queue, if it is there. Under the mutex. */
+static void smdb_rider_unqueue(smdb_turn *t, smdb_rider *rider)
+{
+    smdb_rider **pp;
+
+    if (!rider || !rider->queued) {
+        return;
+    }
+    for (pp = &t->riders; *pp; pp = &(*pp)->next) {
+        if (*pp == rider) {
+            *pp = rider->next;
+            break;
+        }
+    }
+    rider->queued = 0;
+    rider->next = NULL;
+}
+
+/** Waits in steps of at most this while a holder has the caller's change:
+ * it is woken when the holder gives the turn back; the step only guards
+ * against a lost wake-up. */
+#define SMDB_RIDER_STEP apr_time_from_msec(100)
+
 apr_status_t smdb_turn_take(const char *id, apr_interval_time_t wait,
-                            smdb_turn **turn, apr_interval_time_t *waited)
+                            smdb_rider *rider, smdb_turn **turn,
+                            apr_interval_time_t *waited)
 {
     apr_time_t start = apr_time_now(), now = start;
     apr_status_t rv = APR_SUCCESS;
@@ -101,6 +129,12 @@ apr_status_t smdb_turn_take(const char *id, apr_interval_time_t wait,
 
     *turn = NULL;
     *waited = 0;
+    if (rider) {
+        rider->state = SMDB_RIDER_WAITING;
+        rider->queued = 0;
+        rider->next = NULL;
+        rider->version = -1;
+    }
     if (!smdb_turns.n) {
         return APR_SUCCESS;
     }
@@ -111,20 +145,43 @@ apr_status_t smdb_turn_take(const char *id, apr_interval_time_t wait,
         return APR_SUCCESS;     /* no place: without a turn */
     }
     t->users++;
-    while (t->busy) {
-        if (now - start >= wait) {
+    for (;;) {
+        apr_interval_time_t step;
+
+        if (rider && (rider->state == SMDB_RIDER_CARRIED
+                      || rider->state == SMDB_RIDER_DROPPED)) {
+            break;              /* saved (or dropped) by a holder */
+        }
+        if (!t->busy && (!rider || rider->state == SMDB_RIDER_WAITING)) {
+            smdb_rider_unqueue(t, rider);
+            t->busy = 1;
+            *turn = t;
+            break;
+        }
+        if (rider && rider->state == SMDB_RIDER_WAITING && !rider->queued) {
+            smdb_rider **pp = &t->riders;   /* (again, if handed back) */
+
+            while (*pp) {
+                pp = &(*pp)->next;
+            }
+            *pp = rider;
+            rider->queued = 1;
+        }
+        if (rider && rider->state == SMDB_RIDER_TAKEN) {
+            step = SMDB_RIDER_STEP;
+        }
+        else if (now - start >= wait) {
+            smdb_rider_unqueue(t, rider);
             rv = APR_TIMEUP;
             break;
         }
-        apr_thread_cond_timedwait(t->cond, smdb_turns.mutex,
-                                  wait - (now - start));
+        else {
+            step = wait - (now - start);
+        }
+        apr_thread_cond_timedwait(t->cond, smdb_turns.mutex, step);
         now = apr_time_now();
     }
-    if (rv == APR_SUCCESS) {
-        t->busy = 1;
-        *turn = t;
-    }
-    else {
+    if (!*turn) {
         smdb_turn_leave(t);
     }
     apr_thread_mutex_unlock(smdb_turns.mutex);
@@ -132,12 +189,40 @@ apr_status_t smdb_turn_take(const char *id, apr_interval_time_t wait,
     return rv;
 }
 
+smdb_rider *smdb_turn_riders(smdb_turn *turn, const char *id, int max)
+{
+    smdb_rider *taken = NULL, **tail = &taken, **pp;
+
+    if (!turn || max <= 0) {
+        return NULL;
+    }
+    apr_thread_mutex_lock(smdb_turns.mutex);
+    for (pp = &turn->riders; *pp && max > 0;) {
+        smdb_rider *rider = *pp;
+
+        if (strcmp(rider->id, id)) {
+            pp = &rider->next;  /* another id of the same hash */
+            continue;
+        }
+        *pp = rider->next;
+        rider->queued = 0;
+        rider->state = SMDB_RIDER_TAKEN;
+        rider->next = NULL;
+        *tail = rider;
+        tail = &rider->next;
+        max--;
+    }
+    apr_thread_mutex_unlock(smdb_turns.mutex);
+    return taken;
+}
+
 apr_int64_t smdb_turn_version(const smdb_turn *turn)
 {
     return turn ? turn->version : -1;
 }
 
-void smdb_turn_give(smdb_turn *turn, apr_int64_t version)
+void smdb_turn_give(smdb_turn *turn, apr_int64_t version,
+                    smdb_rider *riders, smdb_rider_state state)
 {
     if (!turn) {
         return;
@@ -147,8 +232,18 @@ void smdb_turn_give(smdb_turn *turn, apr_int64_t version)
     if (version >= 0) {
         turn->version = version;
     }
+    while (riders) {
+        smdb_rider *next = riders->next;
+
+        riders->next = NULL;
+        riders->version = version;
+        riders->state = state == SMDB_RIDER_TAKEN ? SMDB_RIDER_WAITING
+                                                  : state;
+        riders = next;
+    }
     if (turn->users > 1) {
-        apr_thread_cond_signal(turn->cond);
+        /* riders must each see their own state: all of them wake */
+        apr_thread_cond_broadcast(turn->cond);
     }
     smdb_turn_leave(turn);
     apr_thread_mutex_unlock(smdb_turns.mutex);

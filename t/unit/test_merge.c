@@ -330,6 +330,38 @@ static void test_merge(void)
        "merge: NULL when the result cannot be encoded");
 }
 
+/* several requests' changes in one write (a holder and its riders) */
+static void test_merge_changes(void)
+{
+    fake_codec c = {0, 0, 0, 0};
+    smdb_codec codec = {fake_decode, fake_encode, &c};
+    smdb_change ch[3];
+    session_rec *z = sess(NULL, tab("a", "1", NULL)), *m;
+
+    /* the holder added a; rider 1 loaded {x} and removed x, added b;
+     * rider 2 loaded nothing and set b (later: wins) and k */
+    ch[0].loaded = NULL;
+    ch[0].entries = z->entries;
+    ch[1].loaded = tab("x", "1", NULL);
+    ch[1].entries = tab("b", "r1", NULL);
+    ch[2].loaded = NULL;
+    ch[2].entries = tab("b", "r2", "k", "2", NULL);
+    z->expiry = apr_time_from_sec(7000);
+    m = smdb_merge_changes(p, ch, 3, z, stored(tab("x", "1", "s", "kept",
+                                                   NULL)), &codec);
+    ok(m != NULL, "merge_changes: a result");
+    is_str(m ? show_stored(m->encoded) : NULL,
+           "a=1 b=r2 expiry=7000000000 k=2 s=kept",
+           "merge_changes: every change applied in turn, a later one wins, "
+           "the stored rest kept");
+    is_int(c.decodes, 1, "merge_changes: current decoded once");
+    is_int(c.encodes, 1, "merge_changes: encoded once");
+    c.decodes = c.encodes = 0;
+    m = smdb_merge_changes(p, ch + 1, 2, z, NULL, &codec);
+    is_str(m ? show_stored(m->encoded) : NULL, "b=r2 expiry=7000000000 k=2",
+           "merge_changes: on nothing stored, the riders' changes alone");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -337,6 +369,7 @@ int main(void)
     test_empty();
     test_changed();
     test_merge();
+    test_merge_changes();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();

@@ -4,7 +4,9 @@
  * Unit tests of smdb_turns.c: requests of one session take turns, others
  * do not wait for them, a wait is bounded, the version a holder wrote is
  * seen by the next, places are given back (the table does not fill up),
- * and many threads at once each get the turn alone.
+ * many threads at once each get the turn alone, and riders: a waiting
+ * request's change saved by the holder (carried, dropped, or handed back
+ * to save on its own; waited for beyond the bound once taken).
  */
 #include "apr_atomic.h"
 #include "apr_strings.h"
@@ -22,27 +24,27 @@ static void test_alone(void)
     smdb_turn *a, *b, *c;
     apr_interval_time_t waited;
 
-    tap_is_int(smdb_turn_take("s1", MS(100), &a, &waited), APR_SUCCESS,
+    tap_is_int(smdb_turn_take("s1", MS(100), NULL, &a, &waited), APR_SUCCESS,
                "take: a free session's turn");
     tap_ok(a != NULL, "take: the turn is tracked");
     tap_ok(waited < MS(50), "take: without waiting");
     tap_is_int(smdb_turn_version(a), -1, "version: none written yet");
-    tap_is_int(smdb_turn_take("s2", MS(100), &b, &waited), APR_SUCCESS,
+    tap_is_int(smdb_turn_take("s2", MS(100), NULL, &b, &waited), APR_SUCCESS,
                "take: another session's turn meanwhile");
     tap_ok(waited < MS(50), "take: another session does not wait");
-    tap_is_int(smdb_turn_take("s1", MS(60), &c, &waited), APR_TIMEUP,
+    tap_is_int(smdb_turn_take("s1", MS(60), NULL, &c, &waited), APR_TIMEUP,
                "take: the same session's turn, held: times out");
     tap_ok(c == NULL, "take: no turn after a timeout");
     tap_ok(waited >= MS(60) && waited < MS(1000),
            "take: waited the bound (%lld us)", (long long)waited);
-    smdb_turn_give(a, 7);
-    smdb_turn_give(b, -1);
-    smdb_turn_give(NULL, 3);    /* no turn: nothing to give */
-    tap_is_int(smdb_turn_take("s1", MS(100), &a, &waited), APR_SUCCESS,
+    smdb_turn_give(a, 7, NULL, SMDB_RIDER_WAITING);
+    smdb_turn_give(b, -1, NULL, SMDB_RIDER_WAITING);
+    smdb_turn_give(NULL, 3, NULL, SMDB_RIDER_WAITING);    /* no turn: nothing to give */
+    tap_is_int(smdb_turn_take("s1", MS(100), NULL, &a, &waited), APR_SUCCESS,
                "take: given back, free again");
     tap_ok(a != NULL && smdb_turn_version(a) == -1,
            "version: forgotten once nobody holds or waits");
-    smdb_turn_give(a, -1);
+    smdb_turn_give(a, -1, NULL, SMDB_RIDER_WAITING);
 }
 
 static void test_no_growth(void)
@@ -56,11 +58,11 @@ static void test_no_growth(void)
         apr_interval_time_t waited;
 
         apr_snprintf(id, sizeof(id), "session-%d", i);
-        if (smdb_turn_take(id, MS(10), &t, &waited) != APR_SUCCESS
+        if (smdb_turn_take(id, MS(10), NULL, &t, &waited) != APR_SUCCESS
             || !t) {
             fails++;
         }
-        smdb_turn_give(t, i);
+        smdb_turn_give(t, i, NULL, SMDB_RIDER_WAITING);
     }
     tap_is_int(fails, 0, "100000 sessions in turn: each finds a place");
 }
@@ -79,7 +81,7 @@ static void *APR_THREAD_FUNC worker(apr_thread_t *th, void *data)
         smdb_turn *t;
         apr_interval_time_t waited;
 
-        if (smdb_turn_take("hot", MS(5000), &t, &waited) != APR_SUCCESS) {
+        if (smdb_turn_take("hot", MS(5000), NULL, &t, &waited) != APR_SUCCESS) {
             apr_atomic_inc32(&timeouts);
             continue;
         }
@@ -94,7 +96,7 @@ static void *APR_THREAD_FUNC worker(apr_thread_t *th, void *data)
         total++;
         last_version = total;
         inside--;
-        smdb_turn_give(t, total);
+        smdb_turn_give(t, total, NULL, SMDB_RIDER_WAITING);
     }
     apr_thread_exit(th, APR_SUCCESS);
     return NULL;
@@ -120,6 +122,137 @@ static void test_threads(void)
                "16 threads: no holder sees a version but the last");
 }
 
+/* riders: one waiting request, one holder */
+static apr_interval_time_t hand_hold;
+static int rider_has_turn;
+static apr_status_t rider_rv;
+static smdb_rider the_rider;
+
+static void *APR_THREAD_FUNC rider_thread(apr_thread_t *th, void *data)
+{
+    smdb_turn *t;
+    apr_interval_time_t waited;
+
+    (void)data;
+    the_rider.id = "ride";
+    the_rider.change = "mine";
+    rider_rv = smdb_turn_take("ride", MS(20), &the_rider, &t, &waited);
+    rider_has_turn = t != NULL;
+    smdb_turn_give(t, -1, NULL, SMDB_RIDER_WAITING);
+    apr_thread_exit(th, APR_SUCCESS);
+    return NULL;
+}
+
+static void one_ride(smdb_rider_state state, const char *what)
+{
+    apr_thread_t *th;
+    apr_status_t rv;
+    smdb_turn *t;
+    smdb_rider *taken;
+    apr_interval_time_t waited;
+    apr_time_t start;
+
+    tap_is_int(smdb_turn_take("ride", MS(100), NULL, &t, &waited),
+               APR_SUCCESS, "%s: the holder takes the turn", what);
+    apr_thread_create(&th, NULL, rider_thread, NULL, p);
+    apr_sleep(MS(10));          /* the rider queues (its bound: 20 ms) */
+    taken = smdb_turn_riders(t, "other", 10);
+    tap_ok(taken == NULL, "%s: no rider of another id", what);
+    taken = smdb_turn_riders(t, "ride", 10);
+    tap_ok(taken == &the_rider && !taken->next,
+           "%s: the holder takes the waiting rider", what);
+    tap_ok(smdb_turn_riders(t, "ride", 10) == NULL,
+           "%s: a rider is taken once", what);
+    start = apr_time_now();
+    apr_sleep(hand_hold);       /* past the rider's own bound */
+    smdb_turn_give(t, 42, taken, state);
+    apr_thread_join(&rv, th);
+    tap_ok(apr_time_now() - start >= hand_hold,
+           "%s: the rider waited for the holder beyond its bound", what);
+    tap_is_int(rider_rv, APR_SUCCESS, "%s: the rider's take succeeds", what);
+    if (state == SMDB_RIDER_TAKEN) {
+        tap_ok(rider_has_turn && the_rider.state == SMDB_RIDER_WAITING,
+               "%s: handed back, the rider takes the turn itself", what);
+    }
+    else {
+        tap_ok(!rider_has_turn && the_rider.state == state,
+               "%s: the rider has no turn and knows its state", what);
+        tap_ok(state != SMDB_RIDER_CARRIED || the_rider.version == 42,
+               "%s: the version written", what);
+    }
+}
+
+static void test_riders(void)
+{
+    hand_hold = MS(80);
+    one_ride(SMDB_RIDER_CARRIED, "carried");
+    one_ride(SMDB_RIDER_DROPPED, "dropped");
+    one_ride(SMDB_RIDER_TAKEN, "handed back");
+}
+
+/* many threads, one session, each adding 1 to a count that only the
+ * holder writes; riders' ones are added by the holder that carries them */
+static volatile int stored, carried_any;
+
+static void *APR_THREAD_FUNC adder(apr_thread_t *th, void *data)
+{
+    int i;
+
+    (void)data;
+    for (i = 0; i < 200; i++) {
+        smdb_rider me;
+        smdb_rider *taken, *r;
+        smdb_turn *t;
+        apr_interval_time_t waited;
+        int add = 1;
+
+        me.id = "count";
+        me.change = NULL;
+        if (smdb_turn_take("count", MS(5000), &me, &t, &waited)
+            != APR_SUCCESS) {
+            apr_atomic_inc32(&timeouts);
+            continue;
+        }
+        if (!t) {
+            if (me.state != SMDB_RIDER_CARRIED) {
+                apr_atomic_inc32(&timeouts);
+            }
+            continue;
+        }
+        taken = smdb_turn_riders(t, "count", 1000);
+        for (r = taken; r; r = r->next) {
+            add++;
+        }
+        if (taken) {
+            carried_any = 1;
+        }
+        stored += add;
+        smdb_turn_give(t, stored, taken, SMDB_RIDER_CARRIED);
+    }
+    apr_thread_exit(th, APR_SUCCESS);
+    return NULL;
+}
+
+static void test_group_commit(void)
+{
+    apr_thread_t *th[16];
+    apr_status_t rv;
+    int i;
+
+    timeouts = 0;
+    for (i = 0; i < 16; i++) {
+        apr_thread_create(&th[i], NULL, adder, NULL, p);
+    }
+    for (i = 0; i < 16; i++) {
+        apr_thread_join(&rv, th[i]);
+    }
+    tap_is_int(apr_atomic_read32(&timeouts), 0,
+               "group commit: every request saved, by itself or carried");
+    tap_is_int(stored, 3200, "group commit: 16 x 200 changes, none lost, "
+               "none twice");
+    tap_ok(carried_any, "group commit: holders carried riders");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -128,6 +261,8 @@ int main(void)
     test_alone();
     test_no_growth();
     test_threads();
+    test_riders();
+    test_group_commit();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();
