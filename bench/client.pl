@@ -12,6 +12,16 @@
 #       WORKLOAD nosession: URL/read without a cookie.
 #       With "expect", write and new must get a Set-Cookie and read must
 #       find its value. Fails on any response other than 200.
+#   client.pl hammer URL N
+#       One session, hammered: creates a session with URL/hammer/add (key
+#       k0), then N processes, each with its own connection, released at
+#       once, each send one URL/hammer/add with that cookie and their own
+#       X-Bench-Slot (keys k1..kN). Meanwhile one more process asks
+#       URL/read without a cookie every 50 ms (a request of nobody's
+#       session). Prints "seconds= keys= expected= failed= probe_max_ms=
+#       probes=": wall time from the release to the last answer, the keys
+#       the session holds afterwards (URL/hammer/count), N + 1, the
+#       answers other than 200, and the slowest unrelated request.
 use strict;
 use warnings;
 use HTTP::Tiny;
@@ -87,6 +97,69 @@ elsif ($cmd eq 'drive') {
         rename "$file.tmp", $file or die "client.pl: $file: $!\n";
     }
 }
+elsif ($cmd eq 'hammer') {
+    require Time::HiRes;
+    require POSIX;
+    my ($url, $n) = @ARGV;
+    die "usage: client.pl hammer URL N\n" unless $n && $n =~ /^[1-9][0-9]*$/;
+    my $res = $http->get("$url/hammer/add", { headers => { 'X-Bench-Slot' => 0 } });
+    die "client.pl: $url/hammer/add: $res->{status}\n" unless $res->{status} == 200;
+    my $cookie = cookie_of($res) or die "client.pl: $url/hammer/add: no Set-Cookie\n";
+    pipe(my $gate_r, my $gate_w) or die "client.pl: pipe: $!\n";
+    pipe(my $probe_r, my $probe_w) or die "client.pl: pipe: $!\n";
+    my @kids;
+    for my $i (1 .. $n) {
+        my $pid = fork // die "client.pl: fork: $!\n";
+        if (!$pid) {
+            close $gate_w;
+            my $c = HTTP::Tiny->new(timeout => 120, agent => 'mod_session_mongodb-bench');
+            sysread $gate_r, my $x, 1;     # returns at EOF: the release
+            my $r = $c->get("$url/hammer/add",
+                            { headers => { Cookie => $cookie, 'X-Bench-Slot' => $i } });
+            POSIX::_exit($r->{status} == 200 ? 0 : 1);
+        }
+        push @kids, $pid;
+    }
+    my $probe = fork // die "client.pl: fork: $!\n";
+    if (!$probe) {
+        close $gate_w;
+        close $probe_r;
+        my $c = HTTP::Tiny->new(timeout => 120, agent => 'mod_session_mongodb-bench');
+        sysread $gate_r, my $x, 1;
+        my ($max, $count) = (0, 0);
+        my $stop = ($ENV{TMPDIR} // '/tmp') . "/hammer-stop.$$";
+        until (-e $stop) {
+            my $t0 = Time::HiRes::time();
+            $c->get("$url/read");
+            my $ms = (Time::HiRes::time() - $t0) * 1000;
+            $max = $ms if $ms > $max;
+            $count++;
+            Time::HiRes::sleep(0.05);
+        }
+        unlink $stop;
+        syswrite $probe_w, sprintf("%.1f %d\n", $max, $count);
+        POSIX::_exit(0);
+    }
+    close $gate_r;
+    close $probe_w;
+    my $t0 = Time::HiRes::time();
+    close $gate_w;
+    my $failed = 0;
+    for my $pid (@kids) {
+        waitpid $pid, 0;
+        $failed++ if $?;
+    }
+    my $secs = Time::HiRes::time() - $t0;
+    open my $fh, '>', ($ENV{TMPDIR} // '/tmp') . "/hammer-stop.$probe" or die "client.pl: $!\n";
+    close $fh;
+    my $line = <$probe_r> // '0 0';
+    waitpid $probe, 0;
+    my ($pmax, $pn) = split ' ', $line;
+    $res = get("$url/hammer/count", $cookie);
+    my ($keys) = $res->{content} =~ /^(\d+)/;
+    printf "seconds=%.3f keys=%d expected=%d failed=%d probe_max_ms=%s probes=%d\n",
+        $secs, $keys // 0, $n + 1, $failed, $pmax, $pn;
+}
 else {
-    die "usage: client.pl precreate|drive ...\n";
+    die "usage: client.pl precreate|drive|hammer ...\n";
 }

@@ -13,6 +13,11 @@
  *   GET /new    the same, meant for requests without a cookie: mod_session
  *               then creates the session
  *
+ *   GET /hammer/add    (bench/run's hammer: many parallel requests of one
+ *               session, under mod_session_crypto) set key "k<slot>",
+ *               slot from the request header X-Bench-Slot, to "1"
+ *   GET /hammer/count  print how many keys "k..." the session holds
+ *
  * A request header X-Bench-Slot is echoed in the response, so that the
  * load generator can tell which of its cookies a Set-Cookie replaces
  * (mod_session_dbd gives a session a new key each time it changes), and
@@ -45,11 +50,20 @@ static void bench_retrieve(void)
     bench_set = APR_RETRIEVE_OPTIONAL_FN(ap_session_set);
 }
 
+static int bench_count_key(void *count, const char *key, const char *val)
+{
+    (void)val;
+    if (key[0] == 'k') {
+        ++*(int *)count;
+    }
+    return 1;
+}
+
 static int bench_handler(request_rec *r)
 {
     session_rec *z = NULL;
     const char *val = NULL, *slot;
-    int write;
+    int write, hammer = 0, count = 0;
 
     if (!r->handler || strcmp(r->handler, "bench-session")) {
         return DECLINED;
@@ -62,6 +76,12 @@ static int bench_handler(request_rec *r)
     }
     else if (!strcmp(r->uri, "/write") || !strcmp(r->uri, "/new")) {
         write = 1;
+    }
+    else if (!strcmp(r->uri, "/hammer/add")) {
+        write = 1, hammer = 1;
+    }
+    else if (!strcmp(r->uri, "/hammer/count")) {
+        write = 0, hammer = 1;
     }
     else {
         return HTTP_NOT_FOUND;
@@ -78,7 +98,17 @@ static int bench_handler(request_rec *r)
 
     /* With Session Off, z stays NULL and get/set do nothing. */
     bench_load(r, &z);
-    if (z) {
+    if (z && hammer) {
+        if (write) {
+            bench_set(r, z, apr_pstrcat(r->pool, "k", slot ? slot : "", NULL),
+                      "1");
+        }
+        else if (z->entries) {
+            apr_table_do(bench_count_key, &count, z->entries, NULL);
+        }
+        val = apr_itoa(r->pool, count);
+    }
+    else if (z) {
         bench_get(r, z, "n", &val);
         apr_table_setn(r->headers_out, "X-Bench-Found", val ? "1" : "0");
         if (write) {

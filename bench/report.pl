@@ -149,6 +149,7 @@ my %dbwhat = (
     'mongodb-ferretdb-pg-lww' => 'FerretDB + PostgreSQL',
     'mongodb-ferretdb-sqlite' => 'FerretDB (SQLite inside)',
     'mongodb-jongodb'     => 'jongodb',
+    'mongodb-jongodb-lww' => 'jongodb',
     'mongodb-mongod'      => 'mongod',
     'mongodb-uri'         => 'MONGODB_URI (not measured)',
 );
@@ -427,6 +428,59 @@ if ($run{$cas} && $run{$lww} && $run{$cas}{write} && $run{$lww}{write}) {
         . ' httpd instructions per write ≤ ' . pct($cas_rule{ir}) . ' over LWW when counted) | '
         . $verdict . ' | ' . $e . " ($cas vs $lww, same rounds) |";
 }
+# 5. one session hammered (issue #13): per pair, the per-round ratio of
+# the wall times CAS ÷ LWW at most 3, every key kept by the
+# compare-and-set store in every round, no failed request, and the
+# slowest unrelated request under 1 s. LWW's keys are shown, not judged:
+# losing them is what last write wins does.
+my %hammer;
+for my $r (slurp_tsv('hammer.tsv', 1)) {
+    $hammer{ $r->{store} }{ $r->{round} } = {
+        secs => $r->{seconds}, keys => $r->{keys}, exp => $r->{expected}, failed => $r->{failed},
+        pmax => $r->{probe_max_ms}, pn => $r->{probes}, cmds => $r->{commands},
+        logged => $r->{logged} // '-' };
+}
+my %hammer_rule = (ratio => 3, probe_ms => 1000);
+sub hammer_med { my ($s, $k) = @_; return median(map { $hammer{$s}{$_}{$k} } keys %{ $hammer{$s} || {} }) }
+sub hammer_max {
+    my ($s, $k) = @_;
+    my @v = sort { $b <=> $a } map { $hammer{$s}{$_}{$k} } keys %{ $hammer{$s} || {} };
+    return $v[0];
+}
+sub hammer_min {
+    my ($s, $k) = @_;
+    my @v = sort { $a <=> $b } map { $hammer{$s}{$_}{$k} } keys %{ $hammer{$s} || {} };
+    return $v[0];
+}
+my @hammer_pairs = grep { $hammer{$_} && $hammer{"$_-lww"} } grep { !/-lww$/ } sort keys %hammer;
+for my $hp (@hammer_pairs) {
+    my $hl = "$hp-lww";
+    my @r = sort { $a <=> $b }
+            map { $hammer{$hp}{$_}{secs} / $hammer{$hl}{$_}{secs} }
+            grep { $hammer{$hl}{$_} && $hammer{$hl}{$_}{secs} > 0 } keys %{ $hammer{$hp} };
+    my $ratio = median(@r);
+    my $exp = hammer_max($hp, 'exp');
+    my $kept = hammer_min($hp, 'keys');
+    my $failed = 0;
+    $failed += $hammer{$hp}{$_}{failed} + ($hammer{$hl}{$_} ? $hammer{$hl}{$_}{failed} : 0) for keys %{ $hammer{$hp} };
+    my $pmax = hammer_max($hp, 'pmax');
+    my $ok = defined $ratio && $ratio <= $hammer_rule{ratio} && $kept == $exp && !$failed
+             && $pmax < $hammer_rule{probe_ms};
+    my @miss;
+    push @miss, 'wall-time ratio above ' . fx($hammer_rule{ratio}) if !defined $ratio || $ratio > $hammer_rule{ratio};
+    push @miss, "keys lost ($kept of $exp kept in the worst round)" if $kept != $exp;
+    push @miss, "$failed requests failed" if $failed;
+    push @miss, "an unrelated request took $pmax ms" if $pmax >= $hammer_rule{probe_ms};
+    push @targets, "| one session hammered on $dbwhat{$hp}: " . (hammer_max($hp, 'exp') - 1)
+        . " parallel requests, each adding a key, under mod_session_crypto, within $hammer_rule{ratio}× the"
+        . ' last-write-wins build\'s wall time, every key kept, an unrelated request meanwhile under 1 s | '
+        . ($ok ? '**met**' : '**missed**: ' . join('; ', @miss)) . ' | '
+        . 'median wall time ' . f2(hammer_med($hp, 'secs')) . ' s vs ' . f2(hammer_med($hl, 'secs'))
+        . ' s, per-round ratio median ' . fx($ratio) . (@r > 1 ? ' (' . f2($r[0]) . '–' . f2($r[-1]) . ' over ' . scalar(@r) . ' rounds)' : '')
+        . "; keys kept: $kept of $exp in the worst round (last write wins: " . hammer_min($hl, 'keys') . ')'
+        . '; slowest unrelated request ' . f0($pmax) . ' ms (last write wins: ' . f0(hammer_max($hl, 'pmax')) . ' ms)'
+        . '; MongoDB commands per hammer ' . f0(hammer_med($hp, 'cmds')) . ' vs ' . f0(hammer_med($hl, 'cmds')) . " ($hp vs $hl) |";
+}
 if (@targets) {
     p "| target | result | measured |";
     p "|:--|:--|:--|";
@@ -672,6 +726,28 @@ for my $w (@workloads) {
     }
 }
 p;
+if (%hammer) {
+    p "## The hammered session, every round";
+    p;
+    p "bench/client.pl hammer: one session made by one request (key k0), then",
+      " $meta{hammer_clients} processes, released at once, each with its own",
+      " connection and one request adding its own key (k1…k$meta{hammer_clients});",
+      " the session is encrypted by mod_session_crypto. Meanwhile one more",
+      " process asks a page of no session every 50 ms. Wall time from the",
+      " release to the last answer; keys counted afterwards by a request of the session.",
+      ($meta{hammer_procs} ? " For the hammer each store's httpd runs $meta{hammer_procs} processes × $meta{threads_per_child} threads, room for the burst." : '');
+    p;
+    p "| store | round | seconds | keys kept | failed | slowest unrelated request | MongoDB commands | module warnings and errors |";
+    p "|:--|--:|--:|--:|--:|--:|--:|:--|";
+    for my $s (@stores) {
+        next unless $hammer{$s};
+        for my $rd (sort { $a <=> $b } keys %{ $hammer{$s} }) {
+            my $h = $hammer{$s}{$rd};
+            p "| $s | $rd | " . f2($h->{secs}) . " | $h->{keys} of $h->{exp} | $h->{failed} | " . f0($h->{pmax}) . " ms ($h->{pn} requests) | $h->{cmds} | $h->{logged} |";
+        }
+    }
+    p;
+}
 p "Load phase: $meta{load_seconds} s", (defined $meta{settle_seconds} ? ", of which $meta{settle_seconds} s waiting after a run for its database to go idle (a backlog is not counted for the next store)" : ''), '.';
 
 print join("\n", @out), "\n";
