@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_auth_form login: the token changes at login and logout, the old
 # document goes; revoking a user ends every one of her sessions;
 # SessionMongoDBMaxLifetime ends an active session on time.

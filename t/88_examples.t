@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The examples of examples/, as shipped, through real requests: the CGI
 # shopping cart, the PHP visit counter under mod_php, and the form-login
 # site. Each runs in a virtual host of t/conf/examples.conf.in that
