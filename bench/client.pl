@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # client.pl — bench/run's small HTTP client (keep-alive, one connection).
 #
 #   client.pl precreate URL N OUT

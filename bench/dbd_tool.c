@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dbd_tool — bench/run's helper for SQL databases, through apr_dbd: the
  * same driver layer (apr_dbd_sqlite3 on SQLite, apr_dbd_pgsql on libpq)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_bench_session — the handler that bench/run loads into every httpd it
  * benchmarks. It uses only mod_session's optional functions, so the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mongo_tool — bench/run's helper for MongoDB-protocol servers (libmongoc).
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # report.pl WORKDIR — bench/run's Markdown report, from the files bench/run
 # leaves in its work directory: meta.tsv, raw.tsv (one line per wrk run),
 # commands.tsv (MongoDB commands per request, from the access logs),

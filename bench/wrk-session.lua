@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk-session.lua — the wrk script of bench/run.
 --
 -- Environment:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for smdb_util.c: everything in it parses bytes that
  * come from clients (the session cookie) or from configurations (cookie

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Configuration errors are caught at startup (apachectl -t), with a
 # message naming the directive; good configurations pass.
 use strict;

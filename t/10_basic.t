@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Set, read, change and delete values through a real CGI app; the stored
 # document; the cookie; CookieRemove; round trips per request.
 use strict;

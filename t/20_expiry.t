@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # SessionMaxAge: the expiry field, expired documents are not loaded;
 # SessionExpiryUpdateInterval: reads do not write.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # SessionMongoDBPerUser: sessions keyed by the Basic-auth user, no cookie.
 use strict;
 use warnings FATAL => 'all';

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Error documents and identity: the error document of a request that
 # failed authentication sees no session and writes none; the error
 # document of a request that passed its checks (a 404) sees and writes

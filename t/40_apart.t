@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Two <Location>s with different databases and collections keep their
 # sessions apart; the database may come from the URI's path.
 use strict;

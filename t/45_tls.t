@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # TLS and authentication, as the connection string asks for them: the
 # server's certificate checked against tlsCAFile, the module's client
 # certificate (tlsCertificateKeyFile) required by the server, and SCRAM

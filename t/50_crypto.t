@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_session_crypto on top: MongoDB holds ciphertext, the app reads values.
 use strict;
 use warnings FATAL => 'all';

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # SessionMongoDBMaxSize: an oversize session is refused, the stored one kept.
 use strict;
 use warnings FATAL => 'all';

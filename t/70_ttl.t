@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Expired-session cleanup: a TTL index on first use of a collection, or,
 # where the server refuses TTL indexes, a logged fallback that sweeps
 # expired documents itself. SessionMongoDBTTLIndex Off does neither.

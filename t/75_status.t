@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The status page: counters that move with the requests, in plain text
 # and JSON; a section on mod_status's page; the version in the signature.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Tokens: random, well formed, hashed at rest; anything else is "no
 # session" without a query; parallel clients keep their own sessions.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The session cookie and the application: hidden wherever the module is
 # configured for the server (in locations without a session too), other
 # cookies passed on byte for byte, a Cookie header of many pairs read in

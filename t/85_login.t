@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_auth_form login: the token changes at login and logout, the old
 # document goes; revoking a user ends every one of her sessions;
 # SessionMongoDBMaxLifetime ends an active session on time.
@@ -10,7 +11,7 @@ use Apache::TestRequest ();
 use SMDB::Test;
 use Time::HiRes qw(sleep time);
 
-plan tests => 49, need_module 'mod_session_mongodb.c', 'mod_session.c',
+plan tests => 50, need_module 'mod_session_mongodb.c', 'mod_session.c',
     'mod_auth_form.c', 'mod_request.c';
 
 sub login {
@@ -61,6 +62,11 @@ ok t_cmp(db_one('smdb_test', 'site', sha256_hex($alice))->{user}, 'alice', 'and 
 # logout
 $res = $b->get('/site/logout');
 ok t_cmp($res->code, qr/^30[27]$/, 'logout redirects');
+# mod_auth_form's logout sets its own Cache-Control; the module's is
+# merged into it: exactly one header, not two (#15)
+my @logout_cc = $res->header('Cache-Control');
+ok t_cmp(scalar(@logout_cc) . ': ' . join(' | ', @logout_cc), qr/^1: [^|]*\bno-cache, private$/,
+         '... with exactly one Cache-Control header');
 ok t_cmp(db_one('smdb_test', 'site', sha256_hex($alice)), undef, 'alice\'s document gone at logout');
 $res = $b->get('/site/app');
 ok t_cmp($res->code, 302, 'protected page needs a login again');

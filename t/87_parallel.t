@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Parallel requests of one session never lose each other's changes:
 # compare-and-set on the document's version, merge on conflict.
 use strict;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The examples of examples/, as shipped, through real requests: the CGI
 # shopping cart, the PHP visit counter under mod_php, and the form-login
 # site. Each runs in a virtual host of t/conf/examples.conf.in that
@@ -21,7 +22,7 @@ my $php = do {
     <$fh> =~ /^\s*LoadModule\s+php\w*_module\s/m;
 };
 
-plan tests => 56, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 57, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 my $DB = 'smdb_examples';
 
@@ -150,7 +151,7 @@ SKIP: {
 
 # ---- examples/login-site: mod_auth_form ----------------------------------
 SKIP: {
-    skip 'the login site needs mod_auth_form and mod_session_crypto', 20
+    skip 'the login site needs mod_auth_form and mod_session_crypto', 21
         unless $mods->{'mod_auth_form.c'} && $mods->{'mod_session_crypto.c'};
     db('delete', $DB, 'login_site', '{}');
     my $b = browser(module => 'smdb_ex_login');
@@ -186,6 +187,9 @@ SKIP: {
 
     $res = $b->get('/logout');
     like $res->code, qr/^30[27]$/, 'logout: redirects';
+    my @cc = $res->header('Cache-Control');
+    is scalar(@cc) . ': ' . join(' | ', @cc), '1: no-store, no-cache, private',
+        '... with exactly one Cache-Control header, mod_auth_form\'s no-store merged in';
     is db_one($DB, 'login_site', sha256_hex($token)), undef, 'logout: the document deleted';
     $res = $b->get('/private/');
     is $res->code, 302, 'logout: the private area needs a login again';

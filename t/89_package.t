@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Packaging: the Debian package that scripts/deb builds (or the one named
 # by MSM_DEB), what it holds, and httpd loading it from a scratch root;
 # `make install DESTDIR=...` in a fresh copy of the tree puts the same

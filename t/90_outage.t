@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # MongoDB down, paused, back: httpd keeps serving within the timeout,
 # fails fast during an outage, recovers by itself, and never overwrites
 # or loses a stored session. The vhost smdb_fault has

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # HTTP/2 without TLS, with real HTTP/2 clients (curl, built on nghttp2,
 # and nghttp of nghttp2-client):
 # an h2c Upgrade keeps the session (stream 1 finds it and saves under the

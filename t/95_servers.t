@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Graceful restarts under light load: no client errors, no crash, and
 # the connections to MongoDB stay bounded. Two httpd servers sharing one
 # collection: a session made through one is read and changed through

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Memory: many requests with sessions (each one a find and a write)
 # leave every httpd child's RSS flat. MSM_SOAK_REQUESTS (default 20000;
 # scripts/test runs 100000 once) requests with ab, after a warm-up.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Runs last: the error log of the whole run shows no crash, and the
 # module logged no warning or error that no test asked for.
 use strict;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * msm-db: a tiny MongoDB client for the test suite, built on the same
  * libmongoc as the module, so that tests can look at the stored

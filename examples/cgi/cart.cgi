@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # A shopping cart kept in the session, which mod_session_mongodb stores in
 # MongoDB; the browser holds only a random token in a cookie.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The demo app: counts your visits in the session. It reads the session
 # from HTTP_SESSION (SessionEnv On) and writes it back through the
 # X-Replace-Session response header (SessionHeader); the session itself

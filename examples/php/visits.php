@@ -1,4 +1,5 @@
 <?php
+// SPDX-License-Identifier: Apache-2.0
 // Counts your visits and remembers your name, in the session that
 // mod_session_mongodb keeps in MongoDB; the browser holds only a random
 // token in a cookie. This is not PHP's own session_start(): the session

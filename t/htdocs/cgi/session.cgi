@@ -1,4 +1,5 @@
 #!/usr/bin/perl
+# SPDX-License-Identifier: Apache-2.0
 # The suite's app: a CGI script that uses the session the way real apps
 # do. It reads HTTP_SESSION (SessionEnv On) and writes the whole session
 # back through the X-Replace-Session response header (SessionHeader).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package SMDB::Fault;
 # The fault tests' MongoDB-protocol server on $MSM_FAULT_PORT, which the
 # tests start, stop, pause (SIGSTOP) and resume (SIGCONT) under a running

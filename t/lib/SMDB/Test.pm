@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 package SMDB::Test;
 # Helpers shared by the suite: a small browser with a cookie jar, direct
 # looks at MongoDB through t/msm-db, and the per-request command log.
