@@ -404,13 +404,15 @@ static const smdb_renderer smdb_prometheus = {
 /* the handler                                                          */
 /* ------------------------------------------------------------------ */
 
-/** Whether r's query string is name, alone or before other arguments. */
+/** Whether r's query string begins with the argument name (alone, or
+ * name=..., as Prometheus's params send it), before any others. */
 static int smdb_status_asks(const request_rec *r, const char *name)
 {
     apr_size_t n = strlen(name);
 
     return r->args && !strncmp(r->args, name, n)
-           && (r->args[n] == '\0' || r->args[n] == '&');
+           && (r->args[n] == '\0' || r->args[n] == '&'
+               || r->args[n] == '=');
 }
 
 /**

@@ -15,7 +15,7 @@ use File::Temp ();
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
-plan tests => 41, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 42, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 # one connection, so that the breaker test below talks to one child
 Apache::TestRequest::user_agent(reset => 1, keep_alive => 1,
@@ -79,6 +79,8 @@ my $t2 = text_page();
 ok t_cmp($s->{res}->header('Content-Type'), 'text/plain; version=0.0.4',
          'Content-Type of the exposition format');
 ok t_cmp($s->{res}->header('Cache-Control'), 'no-cache', 'not cached');
+ok t_cmp(Apache::TestRequest::GET('/smdb-status?prometheus=')->header('Content-Type'),
+         'text/plain; version=0.0.4', '?prometheus= as Prometheus sends its params: the same');
 my @families = sort keys %{ $s->{f} };
 my @bad = grep {
     my $f = $s->{f}{$_};
