@@ -68,6 +68,13 @@ static apr_status_t smdb_backend_cleanup(void *data)
 {
     smdb_backend *be = data;
 
+    /* the child exits: take what it holds out of the server's figures */
+    if (be->breaker.open) {
+        smdb_gauge_add(be->gauge, SMDB_GAUGE_OPEN, -1);
+    }
+    smdb_gauge_add(be->gauge, SMDB_GAUGE_CLIENTS,
+                   -(int)apr_atomic_read32(&be->clients_out));
+
     if (be->clients) {
         mongoc_client_pool_destroy(be->clients);
         be->clients = NULL;
@@ -214,6 +221,7 @@ static smdb_backend *smdb_backend_get(apr_pool_t *p, server_rec *s,
     be->timeout_ms = srv_timeout_ms(sc);
     be->retry_interval_s = srv_retry_interval_s(sc);
     be->s = s;
+    be->gauge = smdb_gauge_claim(key);
     apr_thread_mutex_create(&be->mutex, APR_THREAD_MUTEX_DEFAULT, p);
     apr_hash_set(smdb_child.backends, key, APR_HASH_KEY_STRING, be);
     apr_pool_cleanup_register(p, be, smdb_backend_cleanup,
@@ -290,6 +298,10 @@ static void smdb_breaker_tell(request_rec *r, smdb_backend *be,
                                  apr_time_now(),
                                  apr_time_from_sec(be->retry_interval_s),
                                  &failures);
+    if (change != SMDB_BREAKER_SAME) {
+        smdb_gauge_add(be->gauge, SMDB_GAUGE_OPEN,
+                       change == SMDB_BREAKER_OPENED ? 1 : -1);
+    }
     if (change == SMDB_BREAKER_OPENED) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, SMDB_LOGNO(00320)
                       "MongoDB at %s failed %d times in a row; this "
@@ -317,6 +329,7 @@ static apr_status_t smdb_checkout_cleanup(void *data)
     if (co->client) {
         mongoc_client_pool_push(co->clients, co->client);
         apr_atomic_dec32(&co->be->clients_out);
+        smdb_gauge_add(co->be->gauge, SMDB_GAUGE_CLIENTS, -1);
         co->client = NULL;
     }
     return APR_SUCCESS;
@@ -379,6 +392,7 @@ mongoc_client_t *smdb_op_begin(request_rec *r, smdb_checkout *co,
         co->client = mongoc_client_pool_pop(co->clients);
         if (co->client) {
             apr_atomic_inc32(&co->be->clients_out);
+            smdb_gauge_add(co->be->gauge, SMDB_GAUGE_CLIENTS, 1);
         }
         if (!co->client) {
             smdb_checkout_waited(co, apr_time_now() - co->op_started);
@@ -433,6 +447,9 @@ apr_array_header_t *smdb_backend_states(apr_pool_t *p)
         apr_thread_mutex_unlock(be->mutex);
         st->redacted = be->redacted;
         st->clients_out = (int)apr_atomic_read32(&be->clients_out);
+        st->timeout_ms = be->timeout_ms;
+        st->server_open = smdb_gauge_get(be->gauge, SMDB_GAUGE_OPEN);
+        st->server_clients = smdb_gauge_get(be->gauge, SMDB_GAUGE_CLIENTS);
         st->ready = apr_atomic_casptr((void *)&be->clients, NULL, NULL)
                     != NULL;
     }

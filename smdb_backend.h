@@ -13,6 +13,7 @@
 
 #include "smdb_config.h"
 #include "smdb_breaker.h"
+#include "smdb_stats.h"
 #include "apr_thread_mutex.h"
 
 /** One MongoDB deployment as this child reaches it. In pchild. */
@@ -27,6 +28,9 @@ typedef struct smdb_backend {
     apr_thread_mutex_t *mutex;  /* guards breaker, retry_at, making the
                                  * client pool */
     smdb_breaker breaker;
+    smdb_gauge *gauge;          /* the server-wide figures (or NULL): the
+                                 * breaker's opening and closing and the
+                                 * checkouts go there too */
     server_rec *s;
     /* from the URI, for the commands the module builds itself, made
      * once with the client pool and before it is published, read-only
@@ -95,6 +99,11 @@ typedef struct {
     int failures;
     int clients_out;
     int ready;                  /* the client pool exists */
+    int timeout_ms;
+    apr_uint64_t server_open;   /* children of the server whose breaker
+                                 * is open */
+    apr_uint64_t server_clients; /* clients the server's children have
+                                  * checked out */
 } smdb_backend_state;
 
 /** This child's backends, as an array of smdb_backend_state in p. */

@@ -30,7 +30,9 @@ typedef enum {
     SMDB_STAT_SWEEPS,           /* sweeps of expired sessions done */
     SMDB_STAT_SWEPT,            /* ... and the documents they deleted */
     SMDB_STAT_LOAD_USEC,        /* time spent in finds; the ones from here
-                                 * on are for averages, not shown */
+                                 * on are for averages, not shown. Each
+                                 * count of a time is one operation, also
+                                 * filed into its histogram (server only) */
     SMDB_STAT_SAVE_USEC,        /* time spent in writes */
     SMDB_STAT_SAVE_OPS,         /* writes tried (for the average) */
     SMDB_STAT_N
@@ -41,11 +43,52 @@ SMDB_HIDDEN extern const char *const smdb_stat_names[SMDB_STAT_N];
 
 #define SMDB_SWEEP_SLOTS 64
 
-/** The shared-memory segment: server-wide counters, then sweep slots. */
+/** The histograms of operation times, server-wide. */
+typedef enum {
+    SMDB_HIST_LOAD,             /* finds: from SMDB_STAT_LOAD_USEC */
+    SMDB_HIST_SAVE,             /* writes: from SMDB_STAT_SAVE_USEC */
+    SMDB_HIST_N
+} smdb_hist;
+
+/** Upper bounds of the histograms' buckets, 0.5 ms to 5000 s (past the
+ * largest SessionMongoDBTimeout) in steps of 1, 2.5, 5; a time above the
+ * last goes to one more bucket. The same in every child and every
+ * configuration: a renderer shows those up to past the configured
+ * timeouts and folds the rest into +Inf. */
+#define SMDB_HIST_BOUNDS 22
+SMDB_HIDDEN extern const apr_uint64_t smdb_hist_bounds_usec[SMDB_HIST_BOUNDS];
+
+/** A histogram: counts per bucket (not cumulative), the last one for
+ * times above every bound. */
+typedef struct {
+    apr_uint64_t buckets[SMDB_HIST_BOUNDS + 1];
+} smdb_histogram;
+
+/** Server-wide figures of one backend (a connection string, timeout and
+ * retry interval), shared by the children through a slot of the
+ * segment: how many children have its breaker open, and how many
+ * clients they have checked out. */
+typedef enum {
+    SMDB_GAUGE_OPEN,            /* children whose breaker is open */
+    SMDB_GAUGE_CLIENTS,         /* clients checked out by requests */
+    SMDB_GAUGE_N
+} smdb_gauge_kind;
+
+#define SMDB_GAUGE_SLOTS 64
+
+typedef struct {
+    apr_uint64_t tag;           /* the backend's, 0: free */
+    apr_uint64_t values[SMDB_GAUGE_N];
+} smdb_gauge;
+
+/** The shared-memory segment: server-wide counters, sweep slots, then
+ * the histograms and the backends' gauges. */
 typedef struct {
     apr_uint64_t stats[SMDB_STAT_N];
     apr_uint64_t sweep_slots[SMDB_SWEEP_SLOTS];
     apr_uint64_t notice_slots[SMDB_SWEEP_SLOTS];
+    smdb_histogram hists[SMDB_HIST_N];
+    smdb_gauge gauges[SMDB_GAUGE_SLOTS];
 } smdb_shared;
 
 /** Make the segment for a new server generation, zeroed, freed with
@@ -53,7 +96,9 @@ typedef struct {
  * read 0 and every child sweeps on its own. */
 SMDB_HIDDEN apr_status_t smdb_shared_create(apr_pool_t *pconf);
 
-/** Count n of which, in this child and the whole server. */
+/** Count n of which, in this child and the whole server; n of
+ * SMDB_STAT_LOAD_USEC or SMDB_STAT_SAVE_USEC is the time of one
+ * operation, which also goes into the server's histogram. */
 SMDB_HIDDEN void smdb_count(smdb_stat which, apr_uint64_t n);
 
 /** This child's counters. */
@@ -70,6 +115,33 @@ SMDB_HIDDEN apr_uint64_t smdb_stat_get(const apr_uint64_t *stats,
  * count, 0 without operations. */
 SMDB_HIDDEN double smdb_stat_avg_ms(const apr_uint64_t *stats,
                                     smdb_stat usec, smdb_stat ops);
+
+/** The bucket of the histograms for an operation of usec. */
+SMDB_HIDDEN int smdb_hist_bucket(apr_uint64_t usec);
+
+/** A copy of the server's histogram which, read bucket by bucket (all
+ * zero without a segment). */
+SMDB_HIDDEN void smdb_hist_read(smdb_hist which, smdb_histogram *out);
+
+/** The number of bucket bounds to show for operations bounded by
+ * timeout_ms: up to the first bound above it, which holds the operations
+ * that ran into the timeout (all bounds, past the last). */
+SMDB_HIDDEN int smdb_hist_shown(int timeout_ms);
+
+/** The slot of the segment for the backend of key (its connection
+ * string, timeout and retry interval), found by a 64-bit hash of key and
+ * claimed by the first child that asks for it; NULL without a segment or
+ * a free slot. Every child of a generation has the same backends, so
+ * they find the same slots. */
+SMDB_HIDDEN smdb_gauge *smdb_gauge_claim(const char *key);
+
+/** Add delta to a gauge of g (nothing when g is NULL). */
+SMDB_HIDDEN void smdb_gauge_add(smdb_gauge *g, smdb_gauge_kind which,
+                                int delta);
+
+/** A gauge of g (0 when g is NULL). */
+SMDB_HIDDEN apr_uint64_t smdb_gauge_get(const smdb_gauge *g,
+                                        smdb_gauge_kind which);
 
 /** The sweep slots of the segment, or NULL without one. */
 SMDB_HIDDEN apr_uint64_t *smdb_sweep_slots(void);
