@@ -102,18 +102,24 @@ static void *APR_THREAD_FUNC worker(apr_thread_t *th, void *data)
     return NULL;
 }
 
-static void test_threads(void)
+/** Runs fn in 16 threads at once, until all are done. */
+static void in_16_threads(apr_thread_start_t fn)
 {
     apr_thread_t *th[16];
     apr_status_t rv;
     int i;
 
     for (i = 0; i < 16; i++) {
-        apr_thread_create(&th[i], NULL, worker, NULL, p);
+        apr_thread_create(&th[i], NULL, fn, NULL, p);
     }
     for (i = 0; i < 16; i++) {
         apr_thread_join(&rv, th[i]);
     }
+}
+
+static void test_threads(void)
+{
+    in_16_threads(worker);
     tap_is_int(apr_atomic_read32(&timeouts), 0,
                "16 threads x 200 turns: none timed out");
     tap_is_int(most_inside, 1, "16 threads: one holder at a time");
@@ -235,17 +241,8 @@ static void *APR_THREAD_FUNC adder(apr_thread_t *th, void *data)
 
 static void test_group_commit(void)
 {
-    apr_thread_t *th[16];
-    apr_status_t rv;
-    int i;
-
     timeouts = 0;
-    for (i = 0; i < 16; i++) {
-        apr_thread_create(&th[i], NULL, adder, NULL, p);
-    }
-    for (i = 0; i < 16; i++) {
-        apr_thread_join(&rv, th[i]);
-    }
+    in_16_threads(adder);
     tap_is_int(apr_atomic_read32(&timeouts), 0,
                "group commit: every request saved, by itself or carried");
     tap_is_int(stored, 3200, "group commit: 16 x 200 changes, none lost, "
