@@ -354,36 +354,44 @@ static void test_rfc3339(void)
 
 static void test_same_origin(void)
 {
-    ok(smdb_same_origin("http://example.com", "http", "example.com", 80),
-       "same_origin: default port");
-    ok(smdb_same_origin("http://example.com:80", "http", "example.com", 80),
-       "same_origin: default port named");
-    ok(smdb_same_origin("HTTP://Example.COM:8529", "http", "example.com",
-                        8529), "same_origin: case and a port");
-    ok(smdb_same_origin("https://[::1]:8443", "https", "[::1]", 8443),
-       "same_origin: IPv6");
-    ok(smdb_same_origin("https://example.com", "https", "example.com", 0),
-       "same_origin: port 0 is the default");
-    ok(!smdb_same_origin("http://example.com:8080", "http", "example.com",
-                         80), "same_origin: another port");
-    ok(!smdb_same_origin("https://example.com", "http", "example.com", 80),
-       "same_origin: another scheme");
-    ok(!smdb_same_origin("http://evil.example", "http", "example.com", 80),
-       "same_origin: another host");
-    ok(!smdb_same_origin("http://example.com.evil", "http", "example.com",
-                         80), "same_origin: a longer host");
-    ok(!smdb_same_origin("http://example.com/", "http", "example.com", 80),
-       "same_origin: a path");
-    ok(!smdb_same_origin("http://u@example.com", "http", "example.com", 80),
-       "same_origin: user info");
-    ok(!smdb_same_origin("null", "http", "example.com", 80),
-       "same_origin: null");
-    ok(!smdb_same_origin("http://example.com:", "http", "example.com", 80),
-       "same_origin: an empty port");
-    ok(!smdb_same_origin("http://example.com:80x", "http", "example.com",
-                         80), "same_origin: a bad port");
-    ok(!smdb_same_origin(NULL, "http", "example.com", 80),
-       "same_origin: none");
+    static const struct {
+        const char *origin, *scheme, *host;
+        unsigned port;
+        int same;
+        const char *what;
+    } cases[] = {
+        {"http://example.com", "http", "example.com", 80, 1, "default port"},
+        {"http://example.com:80", "http", "example.com", 80, 1,
+         "default port named"},
+        {"HTTP://Example.COM:8529", "http", "example.com", 8529, 1,
+         "case and a port"},
+        {"https://[::1]:8443", "https", "[::1]", 8443, 1, "IPv6"},
+        {"https://example.com", "https", "example.com", 0, 1,
+         "port 0 is the default"},
+        {"http://example.com:8080", "http", "example.com", 80, 0,
+         "another port"},
+        {"https://example.com", "http", "example.com", 80, 0,
+         "another scheme"},
+        {"http://evil.example", "http", "example.com", 80, 0,
+         "another host"},
+        {"http://example.com.evil", "http", "example.com", 80, 0,
+         "a longer host"},
+        {"http://example.com/", "http", "example.com", 80, 0, "a path"},
+        {"http://u@example.com", "http", "example.com", 80, 0, "user info"},
+        {"null", "http", "example.com", 80, 0, "null"},
+        {"http://example.com:", "http", "example.com", 80, 0,
+         "an empty port"},
+        {"http://example.com:80x", "http", "example.com", 80, 0,
+         "a bad port"},
+        {NULL, "http", "example.com", 80, 0, "none"}
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        is_int(smdb_same_origin(cases[i].origin, cases[i].scheme,
+                                cases[i].host, cases[i].port) != 0,
+               cases[i].same, "same_origin: %s", cases[i].what);
+    }
 }
 
 int main(void)

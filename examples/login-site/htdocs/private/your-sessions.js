@@ -16,32 +16,32 @@ function when(t) {
     return t ? new Date(t).toLocaleString() : 'never';
 }
 
-// a fetch that was sent to the login page: this session has ended
-function loggedOut(res) {
+// One request to the endpoint: its JSON answer, or null when there is
+// none (said why). A request sent to the login page instead means that
+// this browser's session has ended.
+async function ask(options, failure) {
+    const res = await fetch(endpoint, Object.assign(
+        {credentials: 'same-origin', cache: 'no-store'}, options));
     if (res.redirected || res.status === 401) {
         window.location.href = '/login.html';
-        return true;
+        return null;
     }
-    return false;
+    if (!res.ok) {
+        say(failure + ' (' + res.status + ').');
+        return null;
+    }
+    return res.json();
 }
 
 async function end(what) {
-    const res = await fetch(endpoint, {
-        method: 'POST',
-        credentials: 'same-origin',
-        body: new URLSearchParams({end: what})
-    });
-    if (loggedOut(res)) {
-        return;
+    const answer = await ask({method: 'POST',
+                              body: new URLSearchParams({end: what})},
+                             'Could not end it; please try again');
+    if (answer) {
+        say(answer.ended === 1 ? 'One session ended.'
+                               : answer.ended + ' sessions ended.');
+        await list();
     }
-    if (!res.ok) {
-        say('Could not end it (' + res.status + '); please try again.');
-        return;
-    }
-    const answer = await res.json();
-    say(answer.ended === 1 ? 'One session ended.'
-                           : answer.ended + ' sessions ended.');
-    await list();
 }
 
 function cell(row, text) {
@@ -52,16 +52,10 @@ function cell(row, text) {
 }
 
 async function list() {
-    const res = await fetch(endpoint, {credentials: 'same-origin',
-                                       cache: 'no-store'});
-    if (loggedOut(res)) {
+    const answer = await ask({}, 'Could not list your sessions');
+    if (!answer) {
         return;
     }
-    if (!res.ok) {
-        say('Could not list your sessions (' + res.status + ').');
-        return;
-    }
-    const answer = await res.json();
     const body = document.querySelector('#sessions tbody');
     body.replaceChildren();
     for (const s of answer.sessions) {
