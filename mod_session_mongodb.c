@@ -38,6 +38,7 @@
 #include "smdb_config.h"
 #include "smdb_housekeeper.h"
 #include "smdb_session.h"
+#include "smdb_sessions.h"
 #include "smdb_stats.h"
 #include "smdb_status.h"
 #include "smdb_turns.h"
@@ -119,6 +120,8 @@ static void register_hooks(apr_pool_t *p)
                         APR_HOOK_MIDDLE);
     /* the status page, and a section on mod_status's */
     ap_hook_handler(smdb_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* "your sessions": a user's list of sessions, and their end */
+    ap_hook_handler(smdb_sessions_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, smdb_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
     /* each child: client pools and the housekeeper, after the fork */

@@ -108,7 +108,7 @@ static void smdb_bson_update_q(const smdb_write_spec *w, bson_t *q)
 static void smdb_bson_update_u(const smdb_write_spec *w, apr_int64_t now_ms,
                                bson_t *u)
 {
-    bson_t set, oninsert, unset, inc;
+    bson_t set, oninsert, unset, inc, client;
 
     BSON_APPEND_DOCUMENT_BEGIN(u, "$set", &set);
     BSON_APPEND_UTF8(&set, "value", w->value);
@@ -119,6 +119,14 @@ static void smdb_bson_update_u(const smdb_write_spec *w, apr_int64_t now_ms,
         BSON_APPEND_UTF8(&set, "user", w->user);
     }
     BSON_APPEND_DATE_TIME(&set, "updated", now_ms);
+    if (w->client_ip) {
+        BSON_APPEND_DOCUMENT_BEGIN(&set, "client", &client);
+        BSON_APPEND_UTF8(&client, "ip", w->client_ip);
+        if (w->client_agent) {
+            BSON_APPEND_UTF8(&client, "agent", w->client_agent);
+        }
+        bson_append_document_end(&set, &client);
+    }
     if (w->mode == SMDB_W_NEW) {
         /* an old document under the same key (a per-user session past
          * its lifetime) must not lend the new session its age */
@@ -175,6 +183,135 @@ void smdb_bson_delete(bson_t *cmd, const char *coll, const char *id)
     BSON_APPEND_UTF8(&q, "_id", id);
     bson_append_document_end(&stmt, &q);
     BSON_APPEND_INT32(&stmt, "limit", 1);
+    bson_append_document_end(&deletes, &stmt);
+    bson_append_array_end(cmd, &deletes);
+}
+
+void smdb_bson_list(bson_t *cmd, const char *coll, const char *user,
+                    apr_int64_t now_ms, int limit)
+{
+    bson_t filter, or, alt, cond, proj;
+
+    BSON_APPEND_UTF8(cmd, "find", coll);
+    BSON_APPEND_DOCUMENT_BEGIN(cmd, "filter", &filter);
+    BSON_APPEND_UTF8(&filter, "user", user);
+    BSON_APPEND_ARRAY_BEGIN(&filter, "$or", &or);
+    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alt);
+    BSON_APPEND_DOCUMENT_BEGIN(&alt, "expiry", &cond);
+    BSON_APPEND_BOOL(&cond, "$exists", false);
+    bson_append_document_end(&alt, &cond);
+    bson_append_document_end(&or, &alt);
+    BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alt);
+    BSON_APPEND_DOCUMENT_BEGIN(&alt, "expiry", &cond);
+    BSON_APPEND_DATE_TIME(&cond, "$gt", now_ms);
+    bson_append_document_end(&alt, &cond);
+    bson_append_document_end(&or, &alt);
+    bson_append_array_end(&filter, &or);
+    bson_append_document_end(cmd, &filter);
+    BSON_APPEND_DOCUMENT_BEGIN(cmd, "projection", &proj);
+    BSON_APPEND_INT32(&proj, "created", 1);
+    BSON_APPEND_INT32(&proj, "updated", 1);
+    BSON_APPEND_INT32(&proj, "expiry", 1);
+    BSON_APPEND_INT32(&proj, "client", 1);
+    bson_append_document_end(cmd, &proj);
+    BSON_APPEND_INT64(cmd, "limit", limit);
+    BSON_APPEND_INT64(cmd, "batchSize", limit);
+    BSON_APPEND_BOOL(cmd, "singleBatch", true);
+}
+
+/** A date field of doc in ms since the epoch; 0 when it has none. */
+static apr_int64_t smdb_bson_date(const bson_t *doc, const char *field)
+{
+    bson_iter_t it;
+
+    return bson_iter_init_find(&it, doc, field)
+           && BSON_ITER_HOLDS_DATE_TIME(&it) ? bson_iter_date_time(&it) : 0;
+}
+
+/** A string field of doc (dotted: of a subdocument), copied into p;
+ * NULL when it has none. */
+static const char *smdb_bson_str(apr_pool_t *p, const bson_t *doc,
+                                 const char *dotted)
+{
+    bson_iter_t it, found;
+
+    return bson_iter_init(&it, doc)
+           && bson_iter_find_descendant(&it, dotted, &found)
+           && BSON_ITER_HOLDS_UTF8(&found)
+           ? apr_pstrdup(p, bson_iter_utf8(&found, NULL)) : NULL;
+}
+
+int smdb_bson_list_read(apr_pool_t *p, const bson_t *reply,
+                        apr_int64_t now_ms, apr_int64_t max_lifetime_ms,
+                        apr_array_header_t *out)
+{
+    bson_iter_t it, batch;
+    int n = 0;
+
+    if (!bson_iter_init_find(&it, reply, "cursor")
+        || !BSON_ITER_HOLDS_DOCUMENT(&it)
+        || !bson_iter_recurse(&it, &batch)
+        || !bson_iter_find(&batch, "firstBatch")
+        || !BSON_ITER_HOLDS_ARRAY(&batch)
+        || !bson_iter_recurse(&batch, &it)) {
+        return 0;
+    }
+    while (bson_iter_next(&it)) {
+        const uint8_t *data;
+        uint32_t len;
+        bson_t doc;
+        smdb_listed l;
+
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            continue;
+        }
+        n++;
+        bson_iter_document(&it, &len, &data);
+        if (!bson_init_static(&doc, data, len)) {
+            continue;
+        }
+        l.id = smdb_bson_str(p, &doc, "_id");
+        l.created_ms = smdb_bson_date(&doc, "created");
+        l.updated_ms = smdb_bson_date(&doc, "updated");
+        l.expiry_ms = smdb_bson_date(&doc, "expiry");
+        /* per-user sessions (_id: the name) are no cookie sessions; the
+         * server's filter on expiry is checked again, with the lifetime */
+        if (!smdb_id_valid(l.id) || (l.expiry_ms && l.expiry_ms <= now_ms)
+            || (max_lifetime_ms && l.created_ms
+                && l.created_ms + max_lifetime_ms <= now_ms)) {
+            continue;
+        }
+        l.ip = smdb_bson_str(p, &doc, "client.ip");
+        l.agent = smdb_bson_str(p, &doc, "client.agent");
+        *(smdb_listed *)apr_array_push(out) = l;
+    }
+    return n;
+}
+
+void smdb_bson_delete_owned(bson_t *cmd, const char *coll, const char *user,
+                            const char *const *ids, int n)
+{
+    bson_t deletes, stmt, q, in, arr;
+    int i;
+
+    BSON_APPEND_UTF8(cmd, "delete", coll);
+    BSON_APPEND_ARRAY_BEGIN(cmd, "deletes", &deletes);
+    BSON_APPEND_DOCUMENT_BEGIN(&deletes, "0", &stmt);
+    BSON_APPEND_DOCUMENT_BEGIN(&stmt, "q", &q);
+    BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &in);
+    BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+    for (i = 0; i < n; i++) {
+        char key[16];
+        const char *k;
+
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        bson_append_utf8(&arr, k, -1, ids[i], -1);
+    }
+    bson_append_array_end(&in, &arr);
+    bson_append_document_end(&q, &in);
+    BSON_APPEND_UTF8(&q, "user", user);
+    bson_append_document_end(&stmt, &q);
+    BSON_APPEND_INT32(&stmt, "limit", 0);
     bson_append_document_end(&deletes, &stmt);
     bson_append_array_end(cmd, &deletes);
 }

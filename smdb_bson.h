@@ -10,6 +10,7 @@
 #define SMDB_BSON_H
 
 #include "apr_pools.h"
+#include "apr_tables.h"
 #include "apr_time.h"
 #include <bson/bson.h>
 #include <mongoc/mongoc.h>   /* its error domains only: no libmongoc call */
@@ -67,6 +68,9 @@ typedef struct {
     smdb_write_mode mode;
     apr_int64_t version;        /* SMDB_W_CAS: the version read, -1 for a
                                  * document written before versions */
+    const char *client_ip;      /* SessionMongoDBRecordClient On: set as
+                                 * client.ip; NULL: client left as it is */
+    const char *client_agent;   /* ... and client.agent (NULL: none) */
 } smdb_write_spec;
 
 /** The update command of w in collection coll at now_ms: one statement
@@ -86,6 +90,41 @@ SMDB_HIDDEN void smdb_bson_delete(bson_t *cmd, const char *coll,
  * (the write did not happen, or is not known to be durable). */
 SMDB_HIDDEN int smdb_bson_write_reply(const bson_t *reply, apr_int64_t *n,
                                       bson_error_t *error);
+
+/** One session of a user as "your sessions" lists it; strings in the
+ * request pool. */
+typedef struct {
+    const char *id;             /* _id */
+    apr_int64_t created_ms;     /* 0: unknown */
+    apr_int64_t updated_ms;     /* 0: unknown */
+    apr_int64_t expiry_ms;      /* 0: never */
+    const char *ip;             /* client.ip, or NULL */
+    const char *agent;          /* client.agent, or NULL */
+} smdb_listed;
+
+/** The find command of the cookie sessions of user in coll that are
+ * live at now_ms (no expiry, or a later one): filter {user, $or: expiry},
+ * which the index on user serves, only the fields listed, at most limit
+ * documents in one batch. */
+SMDB_HIDDEN void smdb_bson_list(bson_t *cmd, const char *coll,
+                                const char *user, apr_int64_t now_ms,
+                                int limit);
+
+/** The live cookie sessions of a reply to smdb_bson_list, pushed onto
+ * out (of smdb_listed, strings in p): documents whose _id has the shape
+ * of a token's hash (not a per-user session's), not expired at now_ms
+ * nor, with max_lifetime_ms (0: none), created that long ago. Returns
+ * how many documents the batch held. */
+SMDB_HIDDEN int smdb_bson_list_read(apr_pool_t *p, const bson_t *reply,
+                                    apr_int64_t now_ms,
+                                    apr_int64_t max_lifetime_ms,
+                                    apr_array_header_t *out);
+
+/** The delete command of the documents ids[0..n-1] of coll that belong
+ * to user: {_id: {$in: ids}, user: user}, every match. */
+SMDB_HIDDEN void smdb_bson_delete_owned(bson_t *cmd, const char *coll,
+                                        const char *user,
+                                        const char *const *ids, int n);
 
 /** The sweep's filter: documents whose expiry is before now_ms. */
 SMDB_HIDDEN void smdb_bson_sweep_filter(bson_t *filter, apr_int64_t now_ms);

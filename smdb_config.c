@@ -139,6 +139,7 @@ void *smdb_create_dir_conf(apr_pool_t *p, char *dummy)
     dc->remove = -1;
     dc->peruser = -1;
     dc->max_lifetime_s = -1;
+    dc->record_client = -1;
     return dc;
 }
 
@@ -160,6 +161,8 @@ void *smdb_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     new->maxsize = add->maxsize ? add->maxsize : base->maxsize;
     new->max_lifetime_s = add->max_lifetime_s != -1 ? add->max_lifetime_s
                                                     : base->max_lifetime_s;
+    new->record_client = add->record_client != -1 ? add->record_client
+                                                  : base->record_client;
     return new;
 }
 
@@ -389,6 +392,14 @@ static const char *set_peruser(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_record_client(cmd_parms *cmd, void *dconf,
+                                     int flag)
+{
+    (void)cmd;
+    ((smdb_dir_conf *)dconf)->record_client = flag;
+    return NULL;
+}
+
 static const char *set_maxsize(cmd_parms *cmd, void *dconf, const char *arg)
 {
     long v;
@@ -453,12 +464,21 @@ const command_rec smdb_cmds[] = {
     AP_INIT_TAKE1("SessionMongoDBMaxSize", set_maxsize, NULL,
                   RSRC_CONF | OR_AUTHCFG,
                   "Largest encoded session in bytes that will be stored"),
+    AP_INIT_FLAG("SessionMongoDBRecordClient", set_record_client, NULL,
+                 RSRC_CONF | ACCESS_CONF,
+                 "Record the client's address and User-Agent with each "
+                 "session, for its user's list of sessions (default Off)"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
 
 int dir_peruser(const smdb_dir_conf *dc)
 {
     return dc->peruser == 1;
+}
+
+int dir_record_client(const smdb_dir_conf *dc)
+{
+    return dc->record_client == 1;
 }
 
 int dir_cookie_remove(const smdb_dir_conf *dc)

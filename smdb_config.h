@@ -50,6 +50,7 @@ typedef struct {
     int peruser;                /* -1 unset */
     apr_size_t maxsize;         /* 0 unset */
     long max_lifetime_s;        /* 0 off, -1 unset */
+    int record_client;          /* On/Off, -1 unset */
 } smdb_dir_conf;
 
 SMDB_HIDDEN extern const command_rec smdb_cmds[];
@@ -76,6 +77,8 @@ SMDB_HIDDEN apr_size_t dir_maxsize(const smdb_dir_conf *dc);
 SMDB_HIDDEN apr_int64_t dir_max_lifetime_ms(const smdb_dir_conf *dc);
 /** SessionMongoDBPerUser On. */
 SMDB_HIDDEN int dir_peruser(const smdb_dir_conf *dc);
+/** SessionMongoDBRecordClient (default Off). */
+SMDB_HIDDEN int dir_record_client(const smdb_dir_conf *dc);
 /** SessionMongoDBCookieRemove (default On). */
 SMDB_HIDDEN int dir_cookie_remove(const smdb_dir_conf *dc);
 

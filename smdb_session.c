@@ -44,6 +44,8 @@ typedef struct {
     const char *form_user;      /* ... with this mod_auth_form user */
     const char *peruser_user;   /* per user: the verified user the load
                                  * looked for (NULL: none) */
+    int ended;                  /* its user ended it in this request
+                                 * ("your sessions"): nothing is saved */
 } smdb_entry;
 
 /** A main request (not a subrequest) as it passes httpd's checks: seen
@@ -82,6 +84,9 @@ typedef struct {
                                  * set), else a new document */
     int rotated;                /* the old document was deleted for a new
                                  * token */
+    const char *client_ip;      /* SessionMongoDBRecordClient On: the
+                                 * client as httpd sees it; else NULL */
+    const char *client_agent;   /* ... its User-Agent, cut (NULL: none) */
 } smdb_save_plan;
 
 /* ------------------------------------------------------------------ */
@@ -501,7 +506,7 @@ static apr_status_t smdb_write(request_rec *r, smdb_req *rq, smdb_entry *e,
                                const char *value, smdb_write_mode mode)
 {
     smdb_write_spec w = {plan->id, value, plan->expiry, plan->user, mode,
-                         e->version};
+                         e->version, plan->client_ip, plan->client_agent};
     bson_error_t error;
     apr_status_t rv = smdb_store_write(r, &rq->co, &e->place, &w, &error);
 
@@ -954,6 +959,9 @@ apr_status_t smdb_session_save(request_rec *r, session_rec *z)
         return APR_SUCCESS;
     }
     e = smdb_entry_get(rq, dc, db);
+    if (e->ended) {
+        return APR_SUCCESS;     /* ended, its cookie expired: stays so */
+    }
     f.peruser = dir_peruser(dc);
     f.load_failed = e->load_failed;
     f.empty = smdb_session_empty(z);
@@ -1015,7 +1023,46 @@ apr_status_t smdb_session_save(request_rec *r, session_rec *z)
     if (rv != APR_SUCCESS || !plan.value) {
         return rv;              /* refused, or the session ended */
     }
+    if (dir_record_client(dc)) {
+        const char *agent = apr_table_get(r->headers_in, "User-Agent");
+
+        plan.client_ip = r->useragent_ip;
+        plan.client_agent = agent ? smdb_utf8_clean(r->pool, agent,
+                                                    SMDB_AGENT_MAX)
+                                  : NULL;
+    }
     return smdb_save_write(r, rq, dc, e, z, &plan);
+}
+
+/* ------------------------------------------------------------------ */
+/* for "your sessions" (smdb_sessions.c)                                */
+/* ------------------------------------------------------------------ */
+
+void smdb_session_view_of(request_rec *r, const smdb_dir_conf *dc,
+                          const char *db, smdb_session_view *v)
+{
+    smdb_req *rq = smdb_req_get(r);
+    smdb_entry *e = smdb_entry_get(rq, dc, db);
+
+    v->user = smdb_user(rq, r);
+    v->id = e->id;
+    v->loaded = e->z != NULL;
+    v->place = &e->place;
+    v->co = &rq->co;
+}
+
+void smdb_session_end_current(request_rec *r, const smdb_dir_conf *dc,
+                              const char *db)
+{
+    smdb_req *rq = smdb_req_get(r);
+    smdb_entry *e = smdb_entry_get(rq, dc, db);
+
+    e->ended = 1;
+    e->id = NULL;
+    if (e->token) {
+        smdb_cookie_expire(r, dc);
+        rq->no_cache = 1;
+    }
 }
 
 /* ------------------------------------------------------------------ */

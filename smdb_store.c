@@ -168,3 +168,62 @@ apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
     bson_destroy(&cmd);
     return rv;
 }
+
+apr_status_t smdb_store_list(request_rec *r, smdb_checkout *co,
+                             smdb_place *pl, const char *user,
+                             apr_int64_t max_lifetime_ms,
+                             apr_array_header_t *out, bson_error_t *error)
+{
+    mongoc_client_t *client;
+    bson_t cmd = BSON_INITIALIZER, reply = BSON_INITIALIZER;
+    apr_status_t rv = APR_SUCCESS;
+    apr_int64_t now = apr_time_as_msec(apr_time_now());
+
+    error->domain = 0;
+    client = smdb_store_begin(r, co, pl, "find", 1);
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    smdb_bson_list(&cmd, pl->coll, user, now, SMDB_LIST_MAX);
+    if (co->be->read_concern) {
+        bson_concat(&cmd, co->be->read_concern);
+    }
+    if (!mongoc_client_command_simple(client, pl->db, &cmd,
+                                      co->be->read_prefs, &reply, error)) {
+        rv = APR_EGENERAL;
+    }
+    else {
+        smdb_bson_list_read(co->r->pool, &reply, now, max_lifetime_ms, out);
+    }
+    smdb_op_end(r, co, rv == APR_SUCCESS ? NULL : error);
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+    return rv;
+}
+
+apr_status_t smdb_store_delete_owned(request_rec *r, smdb_checkout *co,
+                                     smdb_place *pl, const char *user,
+                                     const char *const *ids, int n,
+                                     apr_int64_t *ended, bson_error_t *error)
+{
+    mongoc_client_t *client;
+    bson_t cmd = BSON_INITIALIZER;
+    apr_status_t rv = APR_SUCCESS;
+
+    *ended = 0;
+    error->domain = 0;
+    client = smdb_store_begin(r, co, pl, "delete", 0);
+    if (!client) {
+        return APR_EGENERAL;
+    }
+    smdb_bson_delete_owned(&cmd, pl->coll, user, ids, n);
+    if (!smdb_store_send_write(client, co, pl->db, &cmd, ended, error)) {
+        rv = APR_EGENERAL;
+    }
+    else {
+        smdb_count(SMDB_STAT_REMOVES, (apr_uint64_t)*ended);
+    }
+    smdb_op_end(r, co, rv == APR_SUCCESS ? NULL : error);
+    bson_destroy(&cmd);
+    return rv;
+}

@@ -17,6 +17,8 @@
 #include "smdb_backend.h"
 #include "smdb_bson.h"
 
+#define SMDB_LIST_MAX   1000    /* sessions of one user listed */
+
 /** Where a session's documents are, as a request uses them. */
 typedef struct {
     const char *db;
@@ -48,5 +50,26 @@ SMDB_HIDDEN apr_status_t smdb_store_write(request_rec *r, smdb_checkout *co,
 SMDB_HIDDEN apr_status_t smdb_store_delete(request_rec *r, smdb_checkout *co,
                                            const smdb_place *pl,
                                            const char *id);
+
+/** The live cookie sessions of user in pl, at most SMDB_LIST_MAX, pushed
+ * onto out (of smdb_listed, see smdb_bson_list_read): one find, which
+ * counts into the request's budget. Returns as smdb_store_find. */
+SMDB_HIDDEN apr_status_t smdb_store_list(request_rec *r, smdb_checkout *co,
+                                         smdb_place *pl, const char *user,
+                                         apr_int64_t max_lifetime_ms,
+                                         apr_array_header_t *out,
+                                         bson_error_t *error);
+
+/** Delete those of the documents ids[0..n-1] whose owner is user; *ended
+ * is how many went. One delete, not refused for a spent budget (as no
+ * delete is: a session its user ends must not live on), bounded by the
+ * timeout. Returns as smdb_store_write, the failure not logged. */
+SMDB_HIDDEN apr_status_t smdb_store_delete_owned(request_rec *r,
+                                                 smdb_checkout *co,
+                                                 smdb_place *pl,
+                                                 const char *user,
+                                                 const char *const *ids,
+                                                 int n, apr_int64_t *ended,
+                                                 bson_error_t *error);
 
 #endif

@@ -23,7 +23,9 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "apr_general.h"
+#include "apr_time.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -134,13 +136,16 @@ int smdb_token_valid(const char *s)
 }
 
 /** The document id of a token: lowercase hex SHA-256, in p. */
-const char *smdb_token_id(apr_pool_t *p, const char *token)
+/** The lowercase hex SHA-256 of n bytes at data, in p; NULL on a digest
+ * failure. */
+static const char *smdb_sha256_hex(apr_pool_t *p, const void *data,
+                                   apr_size_t n)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0, i;
     char *out = apr_palloc(p, SMDB_ID_LEN + 1);
 
-    if (!EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL)
+    if (!EVP_Digest(data, n, md, &len, EVP_sha256(), NULL)
         || len * 2 != SMDB_ID_LEN) {
         return NULL;
     }
@@ -150,6 +155,35 @@ const char *smdb_token_id(apr_pool_t *p, const char *token)
     }
     out[SMDB_ID_LEN] = '\0';
     return out;
+}
+
+const char *smdb_token_id(apr_pool_t *p, const char *token)
+{
+    return smdb_sha256_hex(p, token, strlen(token));
+}
+
+int smdb_id_valid(const char *id)
+{
+    return id && strlen(id) == SMDB_ID_LEN
+           && strspn(id, "0123456789abcdef") == SMDB_ID_LEN;
+}
+
+const char *smdb_listed_id(apr_pool_t *p, const char *id)
+{
+    /* a name of its own for this hash, so that it equals no other hash
+     * of the _id that anything may compute */
+    static const char label[] = "mod_session_mongodb listed session\n";
+    char buf[sizeof(label) + SMDB_ID_LEN];
+    apr_size_t n = strlen(id);
+    const char *h;
+
+    if (n > SMDB_ID_LEN) {
+        return NULL;
+    }
+    memcpy(buf, label, sizeof(label) - 1);
+    memcpy(buf + sizeof(label) - 1, id, n);
+    h = smdb_sha256_hex(p, buf, sizeof(label) - 1 + n);
+    return h ? apr_pstrmemdup(p, h, SMDB_LISTED_ID_LEN) : NULL;
 }
 
 /** True if the ';'-separated attribute list names attribute attr. */
@@ -373,4 +407,193 @@ const char *smdb_cookie_without(apr_pool_t *p, const char *header,
     }
     out[o] = '\0';
     return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* what "your sessions" shows and accepts                               */
+/* ------------------------------------------------------------------ */
+
+/** The length of the well-formed UTF-8 character at s, of which n bytes
+ * are left (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF); 0 when the bytes there are none. */
+static apr_size_t smdb_utf8_char(const unsigned char *s, apr_size_t n)
+{
+    apr_uint32_t cp;
+    apr_size_t len, i;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1f;
+    }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0f;
+    }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07;
+    }
+    else {
+        return 0;
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+        return 0;
+    }
+    return len;
+}
+
+#define SMDB_REPLACEMENT "\xef\xbf\xbd"     /* U+FFFD in UTF-8 */
+
+const char *smdb_utf8_clean(apr_pool_t *p, const char *s, apr_size_t max)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    apr_size_t n = strlen(s), i = 0, o = 0;
+    char *out = apr_palloc(p, max + 1);
+
+    while (i < n) {
+        apr_size_t len = smdb_utf8_char(u + i, n - i);
+        const char *c = len ? s + i : SMDB_REPLACEMENT;
+        apr_size_t clen = len ? len : 3;
+
+        if (o + clen > max) {
+            break;
+        }
+        memcpy(out + o, c, clen);
+        o += clen;
+        i += len ? len : 1;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+const char *smdb_json_string(apr_pool_t *p, const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    apr_size_t n, i = 0, o = 0;
+    char *out;
+
+    if (!s) {
+        return "null";
+    }
+    n = strlen(s);
+    /* at most 6 bytes out per byte in ("\u001f"), and the quotes */
+    out = apr_palloc(p, 6 * n + 3);
+    out[o++] = '"';
+    while (i < n) {
+        apr_size_t len = smdb_utf8_char(u + i, n - i);
+
+        if (!len) {
+            /* not UTF-8 (another program's bytes): one U+FFFD each */
+            memcpy(out + o, "\\ufffd", 6);
+            o += 6;
+            i++;
+        }
+        else if (len == 1 && (u[i] < 0x20 || u[i] == 0x7f || u[i] == '<'
+                              || u[i] == '>' || u[i] == '&')) {
+            /* controls, and what HTML would read as markup */
+            o += apr_snprintf(out + o, 7, "\\u%04x", u[i]);
+            i++;
+        }
+        else if (len == 1 && (u[i] == '"' || u[i] == '\\')) {
+            out[o++] = '\\';
+            out[o++] = (char)u[i++];
+        }
+        else if (len == 3 && u[i] == 0xe2 && u[i + 1] == 0x80
+                 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9)) {
+            /* U+2028 and U+2029 end a line in JavaScript */
+            o += apr_snprintf(out + o, 7, "\\u%04x",
+                              u[i + 2] == 0xa8 ? 0x2028 : 0x2029);
+            i += 3;
+        }
+        else {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return out;
+}
+
+const char *smdb_rfc3339(apr_pool_t *p, apr_int64_t ms)
+{
+    apr_time_exp_t tm;
+
+    if (apr_time_exp_gmt(&tm, apr_time_from_msec(ms)) != APR_SUCCESS) {
+        return NULL;
+    }
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                        tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        (int)(tm.tm_usec / 1000));
+}
+
+/** The port of a URL's scheme when it names none; 0 for another scheme. */
+static unsigned smdb_default_port(const char *scheme, apr_size_t n)
+{
+    if (n == 4 && !strncasecmp(scheme, "http", 4)) {
+        return 80;
+    }
+    if (n == 5 && !strncasecmp(scheme, "https", 5)) {
+        return 443;
+    }
+    return 0;
+}
+
+int smdb_same_origin(const char *origin, const char *scheme,
+                     const char *host, unsigned port)
+{
+    const char *h, *end, *colon;
+    apr_size_t sn;
+    unsigned long op;
+
+    if (!origin || !scheme || !host) {
+        return 0;
+    }
+    /* scheme "://" host [":" port], nothing else (RFC 6454 7.1) */
+    h = strstr(origin, "://");
+    if (!h) {
+        return 0;
+    }
+    sn = h - origin;
+    h += 3;
+    end = h + strlen(h);
+    colon = *h == '[' ? strchr(h, ']') : h;
+    if (!colon) {
+        return 0;
+    }
+    colon = strchr(colon, ':');
+    if (colon) {
+        char *stop;
+
+        if (!apr_isdigit(colon[1])) {
+            return 0;
+        }
+        op = strtoul(colon + 1, &stop, 10);
+        if (*stop || op > 65535) {
+            return 0;
+        }
+        end = colon;
+    }
+    else {
+        op = smdb_default_port(origin, sn);
+    }
+    return sn == strlen(scheme) && !strncasecmp(origin, scheme, sn)
+           && op && op == (port ? port : smdb_default_port(scheme, sn))
+           && (apr_size_t)(end - h) == strlen(host)
+           && !strncasecmp(h, host, end - h);
 }

@@ -31,6 +31,44 @@ SMDB_HIDDEN int smdb_token_valid(const char *s);
  * digest failure). */
 SMDB_HIDDEN const char *smdb_token_id(apr_pool_t *p, const char *token);
 
+/** True if id has the shape of a cookie session's _id: SMDB_ID_LEN
+ * lowercase hex digits. */
+SMDB_HIDDEN int smdb_id_valid(const char *id);
+
+#define SMDB_LISTED_ID_LEN 32   /* 128 bits of hex */
+
+/** The id under which "your sessions" shows the session of _id id, in
+ * p: the first SMDB_LISTED_ID_LEN hex digits of the SHA-256 of a label
+ * and id. Stable for the session; id cannot be had back from it, nor
+ * the token (of which id is the SHA-256 already). NULL on a digest
+ * failure or an id longer than SMDB_ID_LEN. */
+SMDB_HIDDEN const char *smdb_listed_id(apr_pool_t *p, const char *id);
+
+/** s as well-formed UTF-8 of at most max bytes, in p: each byte that is
+ * not part of a well-formed character becomes U+FFFD, and the string is
+ * cut before the first character that would go past max (never inside
+ * one). */
+SMDB_HIDDEN const char *smdb_utf8_clean(apr_pool_t *p, const char *s,
+                                        apr_size_t max);
+
+/** s as a JSON string with its quotes, in p ("null" for NULL): '"' and
+ * '\' escaped; controls, DEL, '<', '>', '&', U+2028 and U+2029 as
+ * \uXXXX; each byte that is not part of well-formed UTF-8 as \ufffd.
+ * The result is ASCII-safe for any input. */
+SMDB_HIDDEN const char *smdb_json_string(apr_pool_t *p, const char *s);
+
+/** ms since the epoch as an RFC 3339 date and time in UTC with
+ * milliseconds ("2026-01-01T00:00:00.000Z"), in p. */
+SMDB_HIDDEN const char *smdb_rfc3339(apr_pool_t *p, apr_int64_t ms);
+
+/** True if origin (an Origin header: scheme "://" host [":" port]) is
+ * the origin of scheme, host (as in a URL: an IPv6 address in brackets)
+ * and port (0: the scheme's default); scheme and host compared without
+ * case, a missing port taken as the scheme's default (http 80, https
+ * 443). "null", a path, user info or any other scheme is no match. */
+SMDB_HIDDEN int smdb_same_origin(const char *origin, const char *scheme,
+                                 const char *host, unsigned port);
+
 /** True if the ';'-separated attribute list attrs names attribute attr
  * (case-insensitively, as "attr" or "attr=..."). */
 SMDB_HIDDEN int smdb_attr_named(const char *attrs, const char *attr);

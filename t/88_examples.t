@@ -10,6 +10,7 @@ use warnings FATAL => 'all';
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use SMDB::Test;
+use JSON::PP ();
 
 my $cfg = Apache::Test::config();
 my $mods = $cfg->{modules};
@@ -22,7 +23,7 @@ my $php = do {
     <$fh> =~ /^\s*LoadModule\s+php\w*_module\s/m;
 };
 
-plan tests => 57, need_module 'mod_session_mongodb.c', 'mod_session.c';
+plan tests => 78, need_module 'mod_session_mongodb.c', 'mod_session.c';
 
 my $DB = 'smdb_examples';
 
@@ -151,7 +152,7 @@ SKIP: {
 
 # ---- examples/login-site: mod_auth_form ----------------------------------
 SKIP: {
-    skip 'the login site needs mod_auth_form and mod_session_crypto', 21
+    skip 'the login site needs mod_auth_form and mod_session_crypto', 42
         unless $mods->{'mod_auth_form.c'} && $mods->{'mod_session_crypto.c'};
     db('delete', $DB, 'login_site', '{}');
     my $b = browser(module => 'smdb_ex_login');
@@ -184,6 +185,49 @@ SKIP: {
     is $res->code, 200, 'login: the private area, logged in';
     like $res->content, qr/id="private"/, '... its page';
     like $res->header('Cache-Control') // '', qr/no-store/, '... not to be stored by the browser';
+
+    # "your sessions": the page, its script, the list it reads, and the
+    # end of another browser's session (docs/examples.md)
+    $res = $b->get('/private/your-sessions.html');
+    is $res->code, 200, 'sessions: the page';
+    like $res->content, qr{<script src="/private/your-sessions\.js">}, '... with its script';
+    $res = $b->get('/private/your-sessions.js');
+    like $res->content, qr{fetch\(endpoint}, '... which reads the list';
+    my $other = browser(module => 'smdb_ex_login');
+    post($other, '/dologin', 'httpd_username=alice&httpd_password=alicepw');
+    my $otoken = $other->cookie('login_session') // '';
+    ok $otoken && $otoken ne $token, 'sessions: alice logged in in another browser too';
+    $res = $b->get('/private/sessions');
+    is $res->code, 200, 'sessions: the list';
+    like $res->header('Content-Type'), qr{^application/json}, '... in JSON';
+    my $list = eval { JSON::PP->new->decode($res->content) } // {};
+    is $list->{user}, 'alice', '... of alice';
+    my @listed = @{ $list->{sessions} // [] };
+    is scalar @listed, 2, '... her two sessions';
+    my ($mine) = grep { $_->{current} } @listed;
+    my ($theirs) = grep { !$_->{current} } @listed;
+    ok $mine && $theirs, '... this browser\'s and the other\'s';
+    is $mine && $mine->{client}{ip}, '127.0.0.1', '... with its address (SessionMongoDBRecordClient On)';
+    unlike $res->content, qr/\Q$token\E|\Q$otoken\E/, '... and no token';
+    Apache::TestRequest::module('smdb_ex_login');
+    my $origin = 'http://' . Apache::TestRequest::hostport();
+    $res = $b->post('/private/sessions', 'end=' . ($theirs ? $theirs->{id} : ''),
+                    Origin => 'http://evil.example');
+    is $res->code, 403, 'sessions: a page of another site cannot end one';
+    $res = $b->post('/private/sessions', 'end=' . ($theirs ? $theirs->{id} : ''), Origin => $origin);
+    is $res->content, qq({"ended": 1}\n), 'sessions: the other browser\'s session ended';
+    is db_one($DB, 'login_site', sha256_hex($otoken)), undef, '... its document gone';
+    $res = $other->get('/private/');
+    is $res->code, 302, '... and that browser is asked to log in again';
+    post($other, '/dologin', 'httpd_username=alice&httpd_password=alicepw');
+    is $other->get('/private/')->code, 200, 'sessions: logged in there again';
+    $res = $b->post('/private/sessions', 'end=others', Origin => $origin);
+    is $res->content, qq({"ended": 1}\n), 'sessions: end=others';
+    is $other->get('/private/')->code, 302, '... logs the other browser out';
+    is $b->get('/private/')->code, 200, '... and not this one';
+    is $b->cookie('login_session'), $token, '... which keeps its token';
+    $res = browser(module => 'smdb_ex_login')->get('/private/sessions');
+    is $res->code, 302, 'sessions: without a login, the list sends to the login page';
 
     $res = $b->get('/logout');
     like $res->code, qr/^30[27]$/, 'logout: redirects';

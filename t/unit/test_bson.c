@@ -409,6 +409,109 @@ static void test_find_sweep_indexes(void)
     bson_destroy(&cmd);
 }
 
+static void test_client(void)
+{
+    smdb_write_spec w;
+    write_json j;
+
+    memset(&w, 0, sizeof(w));
+    w.id = "ID";
+    w.value = "a=1";
+    w.user = "alice";
+    w.mode = SMDB_W_CAS;
+    w.version = 3;
+    w.client_ip = "192.0.2.7";
+    w.client_agent = "curl/8";
+    j = write_of(&w);
+    ok(strstr(j.update, "\"client\" : { \"ip\" : \"192.0.2.7\", "
+              "\"agent\" : \"curl/8\" }") != NULL,
+       "update with a client: $set client {ip, agent}");
+    w.client_agent = NULL;
+    j = write_of(&w);
+    ok(strstr(j.update, "\"client\" : { \"ip\" : \"192.0.2.7\" }") != NULL,
+       "update with a client without User-Agent: ip only");
+    w.client_ip = NULL;
+    j = write_of(&w);
+    ok(!strstr(j.update, "client"), "update without a client: none set");
+}
+
+static void test_list(void)
+{
+    bson_t cmd = BSON_INITIALIZER, *reply;
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(smdb_listed));
+    const char *live = "0123456789abcdef0123456789abcdef"
+                       "0123456789abcdef0123456789abcdef";
+    const char *old = "1123456789abcdef0123456789abcdef"
+                      "0123456789abcdef0123456789abcdef";
+    const char *gone = "2123456789abcdef0123456789abcdef"
+                       "0123456789abcdef0123456789abcdef";
+    const char *ids[2] = {"A", "B"};
+    smdb_listed *l;
+    int n;
+
+    smdb_bson_list(&cmd, "sessions", "alice", NOW, 1000);
+    is_str(json(&cmd),
+           apr_pstrcat(p, "{ \"find\" : \"sessions\", \"filter\" : { "
+                       "\"user\" : \"alice\", \"$or\" : [ "
+                       "{ \"expiry\" : { \"$exists\" : false } }, "
+                       "{ \"expiry\" : { \"$gt\" : ", date(NOW), " } } ] }, "
+                       "\"projection\" : { \"created\" : { \"$numberInt\" : "
+                       "\"1\" }, \"updated\" : { \"$numberInt\" : \"1\" }, "
+                       "\"expiry\" : { \"$numberInt\" : \"1\" }, "
+                       "\"client\" : { \"$numberInt\" : \"1\" } }, "
+                       "\"limit\" : { \"$numberLong\" : \"1000\" }, "
+                       "\"batchSize\" : { \"$numberLong\" : \"1000\" }, "
+                       "\"singleBatch\" : true }", NULL),
+           "list: equality on user (its index), live only, four fields, "
+           "bounded, one batch");
+    reply = doc(apr_pstrcat(p,
+        "{ \"cursor\" : { \"firstBatch\" : [ "
+        "{ \"_id\" : \"", live, "\", \"created\" : ", date(NOW - 5000),
+        ", \"updated\" : ", date(NOW - 1000), ", \"expiry\" : ",
+        date(NOW + 60000), ", \"client\" : { \"ip\" : \"::1\", "
+        "\"agent\" : \"UA\" } }, "
+        "{ \"_id\" : \"alice\", \"created\" : ", date(NOW), " }, "
+        "{ \"_id\" : \"", old, "\", \"created\" : ", date(NOW - 7200000),
+        " }, "
+        "{ \"_id\" : \"", gone, "\", \"expiry\" : ", date(NOW), " } "
+        "], \"id\" : 0, \"ns\" : \"db.sessions\" }, \"ok\" : 1 }", NULL));
+    n = smdb_bson_list_read(p, reply, NOW, 3600000, out);
+    is_int(n, 4, "list_read: four documents in the batch");
+    is_int(out->nelts, 1, "list_read: one live cookie session (not the "
+           "per-user one, the one past its lifetime, the expired one)");
+    l = &APR_ARRAY_IDX(out, 0, smdb_listed);
+    is_str(l->id, live, "list_read: its _id");
+    is_int(l->created_ms, NOW - 5000, "list_read: created");
+    is_int(l->updated_ms, NOW - 1000, "list_read: updated");
+    is_int(l->expiry_ms, NOW + 60000, "list_read: expiry");
+    is_str(l->ip, "::1", "list_read: client.ip");
+    is_str(l->agent, "UA", "list_read: client.agent");
+    bson_destroy(reply);
+    out->nelts = 0;
+    reply = doc(apr_pstrcat(p, "{ \"cursor\" : { \"firstBatch\" : [ "
+                            "{ \"_id\" : \"", old, "\" } ] } }", NULL));
+    smdb_bson_list_read(p, reply, NOW, 0, out);
+    is_int(out->nelts, 1, "list_read: no expiry, no lifetime: live");
+    l = &APR_ARRAY_IDX(out, 0, smdb_listed);
+    ok(!l->expiry_ms && !l->created_ms && !l->ip && !l->agent,
+       "list_read: absent fields are 0 and NULL");
+    bson_destroy(reply);
+    reply = doc("{ \"ok\" : 0 }");
+    is_int(smdb_bson_list_read(p, reply, NOW, 0, out), 0,
+           "list_read: no cursor, nothing");
+    bson_destroy(reply);
+
+    bson_destroy(&cmd);
+    bson_init(&cmd);
+    smdb_bson_delete_owned(&cmd, "sessions", "alice", ids, 2);
+    is_str(json(&cmd),
+           "{ \"delete\" : \"sessions\", \"deletes\" : [ { \"q\" : { "
+           "\"_id\" : { \"$in\" : [ \"A\", \"B\" ] }, \"user\" : "
+           "\"alice\" }, \"limit\" : { \"$numberInt\" : \"0\" } } ] }",
+           "delete_owned: these ids, only the user's, every match");
+    bson_destroy(&cmd);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -419,6 +522,8 @@ int main(void)
     test_delete();
     test_read();
     test_find_sweep_indexes();
+    test_client();
+    test_list();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();

@@ -274,6 +274,126 @@ static void test_cache_control(void)
            "cache_control: empty directives");
 }
 
+static void test_listed_id(void)
+{
+    const char *id = smdb_token_id(p, "some token");
+    const char *a = smdb_listed_id(p, id), *b = smdb_listed_id(p, id);
+
+    ok(smdb_id_valid(id), "id_valid: a token's _id");
+    ok(!smdb_id_valid("alice"), "id_valid: a per-user _id is none");
+    ok(!smdb_id_valid(rep('A', SMDB_ID_LEN, "")),
+       "id_valid: uppercase hex is none");
+    ok(!smdb_id_valid(rep('a', SMDB_ID_LEN - 1, "")),
+       "id_valid: one digit short");
+    is_int(a ? (long long)strlen(a) : -1, SMDB_LISTED_ID_LEN,
+           "listed_id: %d hex digits", SMDB_LISTED_ID_LEN);
+    ok(a && strspn(a, "0123456789abcdef") == SMDB_LISTED_ID_LEN,
+       "listed_id: lowercase hex");
+    is_str(a, b, "listed_id: stable");
+    ok(a && strncmp(a, id, SMDB_LISTED_ID_LEN)
+       && !strstr(id, a), "listed_id: not a part of the _id");
+    ok(a && strcmp(a, smdb_listed_id(p, smdb_token_id(p, "other token"))),
+       "listed_id: another session, another id");
+    /* SHA-256 of "mod_session_mongodb listed session\n" and "x" */
+    is_str(smdb_listed_id(p, "x"), "c3992959db1712f639f979b1016cca88",
+           "listed_id: the documented hash");
+    ok(smdb_listed_id(p, rep('a', SMDB_ID_LEN + 1, "")) == NULL,
+       "listed_id: no id longer than an _id");
+}
+
+static void test_utf8_clean(void)
+{
+    is_str(smdb_utf8_clean(p, "Mozilla/5.0 (X11)", 200),
+           "Mozilla/5.0 (X11)", "utf8_clean: ASCII as it is");
+    is_str(smdb_utf8_clean(p, "Zo\xc3\xab", 200), "Zo\xc3\xab",
+           "utf8_clean: UTF-8 as it is");
+    is_str(smdb_utf8_clean(p, "a\xff" "b", 200), "a\xef\xbf\xbd" "b",
+           "utf8_clean: a stray byte becomes U+FFFD");
+    is_str(smdb_utf8_clean(p, "\xc0\xaf", 200),
+           "\xef\xbf\xbd\xef\xbf\xbd", "utf8_clean: an overlong form");
+    is_str(smdb_utf8_clean(p, "\xed\xa0\x80", 200),
+           "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+           "utf8_clean: a surrogate");
+    is_str(smdb_utf8_clean(p, "\xf4\x90\x80\x80", 4),
+           "\xef\xbf\xbd", "utf8_clean: past U+10FFFF, cut at 4 bytes");
+    is_str(smdb_utf8_clean(p, "\xe2\x82", 200), "\xef\xbf\xbd\xef\xbf\xbd",
+           "utf8_clean: a character cut short");
+    is_int((long long)strlen(smdb_utf8_clean(p, rep('x', 300, ""), 200)),
+           200, "utf8_clean: cut to 200 bytes");
+    is_str(smdb_utf8_clean(p, rep('x', 199, "\xc3\xab"), 200),
+           rep('x', 199, ""), "utf8_clean: never inside a character");
+    is_str(smdb_utf8_clean(p, "\xf0\x9f\x98\x80", 200), "\xf0\x9f\x98\x80",
+           "utf8_clean: four bytes");
+}
+
+static void test_json_string(void)
+{
+    is_str(smdb_json_string(p, NULL), "null", "json_string: NULL");
+    is_str(smdb_json_string(p, ""), "\"\"", "json_string: empty");
+    is_str(smdb_json_string(p, "a \"q\" \\"), "\"a \\\"q\\\" \\\\\"",
+           "json_string: quotes and backslashes");
+    is_str(smdb_json_string(p, "\x01\n\x1f\x7f"),
+           "\"\\u0001\\u000a\\u001f\\u007f\"", "json_string: controls");
+    is_str(smdb_json_string(p, "<script>&"),
+           "\"\\u003cscript\\u003e\\u0026\"", "json_string: markup");
+    is_str(smdb_json_string(p, "Zo\xc3\xab"), "\"Zo\xc3\xab\"",
+           "json_string: UTF-8 as it is");
+    is_str(smdb_json_string(p, "a\xff\xc3"), "\"a\\ufffd\\ufffd\"",
+           "json_string: bytes that are not UTF-8");
+    is_str(smdb_json_string(p, "\xe2\x80\xa8\xe2\x80\xa9"),
+           "\"\\u2028\\u2029\"", "json_string: line separators");
+}
+
+static void test_rfc3339(void)
+{
+    is_str(smdb_rfc3339(p, 0), "1970-01-01T00:00:00.000Z",
+           "rfc3339: the epoch");
+    is_str(smdb_rfc3339(p, APR_INT64_C(1767225600000) + 312),
+           "2026-01-01T00:00:00.312Z", "rfc3339: milliseconds, UTC");
+}
+
+static void test_same_origin(void)
+{
+    static const struct {
+        const char *origin, *scheme, *host;
+        unsigned port;
+        int same;
+        const char *what;
+    } cases[] = {
+        {"http://example.com", "http", "example.com", 80, 1, "default port"},
+        {"http://example.com:80", "http", "example.com", 80, 1,
+         "default port named"},
+        {"HTTP://Example.COM:8529", "http", "example.com", 8529, 1,
+         "case and a port"},
+        {"https://[::1]:8443", "https", "[::1]", 8443, 1, "IPv6"},
+        {"https://example.com", "https", "example.com", 0, 1,
+         "port 0 is the default"},
+        {"http://example.com:8080", "http", "example.com", 80, 0,
+         "another port"},
+        {"https://example.com", "http", "example.com", 80, 0,
+         "another scheme"},
+        {"http://evil.example", "http", "example.com", 80, 0,
+         "another host"},
+        {"http://example.com.evil", "http", "example.com", 80, 0,
+         "a longer host"},
+        {"http://example.com/", "http", "example.com", 80, 0, "a path"},
+        {"http://u@example.com", "http", "example.com", 80, 0, "user info"},
+        {"null", "http", "example.com", 80, 0, "null"},
+        {"http://example.com:", "http", "example.com", 80, 0,
+         "an empty port"},
+        {"http://example.com:80x", "http", "example.com", 80, 0,
+         "a bad port"},
+        {NULL, "http", "example.com", 80, 0, "none"}
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        is_int(smdb_same_origin(cases[i].origin, cases[i].scheme,
+                                cases[i].host, cases[i].port) != 0,
+               cases[i].same, "same_origin: %s", cases[i].what);
+    }
+}
+
 int main(void)
 {
     apr_initialize();
@@ -285,6 +405,11 @@ int main(void)
     test_cookie_without();
     test_cookie_scan();
     test_cache_control();
+    test_listed_id();
+    test_utf8_clean();
+    test_json_string();
+    test_rfc3339();
+    test_same_origin();
     apr_pool_destroy(p);
     apr_terminate();
     return tap_done();

@@ -130,6 +130,30 @@ sub get {
     Apache::TestRequest::module($self->{module} // 'default');
     my $res = Apache::TestRequest::GET($path, 'X-Test-Id' => $id,
         ($cookie ? (Cookie => $cookie) : ()), %headers);
+    $self->_update_jar($res);
+    $res->{smdb_id} = $id;
+    return $res;
+}
+
+# post(PATH, FORM, HEADERS...): a POST of FORM (an urlencoded string)
+# with the jar's cookies, which the response updates, as get() does.
+sub post {
+    my ($self, $path, $form, %headers) = @_;
+    my $id = "r$$-" . ++$seq;
+    my $cookie = join '; ', map { "$_=$self->{jar}{$_}" }
+        sort keys %{ $self->{jar} };
+    Apache::TestRequest::module($self->{module} // 'default');
+    my $res = Apache::TestRequest::POST($path, 'X-Test-Id' => $id,
+        content => $form, ($cookie ? (Cookie => $cookie) : ()), %headers);
+    $self->_update_jar($res);
+    $res->{smdb_id} = $id;
+    return $res;
+}
+
+# The response's Set-Cookie headers into the jar; an expired cookie
+# leaves it.
+sub _update_jar {
+    my ($self, $res) = @_;
     for my $sc ($res->header('Set-Cookie')) {
         my ($name, $value) = $sc =~ /^\s*([^=;\s]+)=([^;]*)/ or next;
         if ($sc =~ /max-age=0\b/i || $sc =~ /expires=[^;]*1970/i
@@ -140,8 +164,6 @@ sub get {
             $self->{jar}{$name} = $value;
         }
     }
-    $res->{smdb_id} = $id;
-    return $res;
 }
 
 sub cookie { $_[0]{jar}{$_[1]} }
