@@ -26,11 +26,23 @@
 #define SMDB_HK_SOCKET_TIMEOUT_MS  120000
 #define SMDB_HK_EXIT_WAIT_S        1
 
+/* A server may accept a TTL index and never delete by it (jongodb 0.1,
+ * mongo-java-server 1.47 keep the index as a name). So collections with
+ * a TTL index are swept too, at the same interval, but only of sessions
+ * that expired this long ago: MongoDB's TTL monitor runs every 60 s, so
+ * there it finds nothing. A sweep that does delete something shows that
+ * the index deletes nothing here; the collection is then swept as on a
+ * server that refuses TTL indexes. */
+#define SMDB_TTL_GRACE          apr_time_from_sec(600)
+
 /** What this child knows about one collection's indexes. */
 typedef enum {
     SMDB_IDX_UNKNOWN = 0,   /* not tried yet (or retry after a failure) */
-    SMDB_IDX_TTL,           /* the TTL index exists: MongoDB cleans up */
-    SMDB_IDX_SWEEP,         /* no TTL index: the housekeeper sweeps */
+    SMDB_IDX_TTL,           /* the TTL index exists: MongoDB cleans up;
+                             * the housekeeper sweeps what it left for
+                             * SMDB_TTL_GRACE */
+    SMDB_IDX_SWEEP,         /* no TTL index, or one that deletes
+                             * nothing: the housekeeper sweeps */
     SMDB_IDX_OFF            /* SessionMongoDBTTLIndex Off */
 } smdb_idx_state;
 
@@ -178,6 +190,7 @@ static mongoc_client_t *smdb_hk_client(smdb_hk_backend *hb, int *alive)
 /** The notices of smdb_notice_first(), one per collection and server. */
 #define SMDB_NOTICE_TTL_REFUSED   1
 #define SMDB_NOTICE_USER_REFUSED  2
+#define SMDB_NOTICE_TTL_IDLE      3
 
 /** Send the createIndexes of one index of c; APR_SUCCESS, APR_EACCES
  * when the server answered no, APR_EGENERAL when it did not answer
@@ -288,8 +301,11 @@ retry:
     return 1;
 }
 
-/** Delete the expired documents of collection c. Returns 0 when the
- * thread was abandoned while it waited. */
+/** Delete the expired documents of collection c; where it has a TTL
+ * index, only those that expired SMDB_TTL_GRACE ago, and if there are
+ * any, sweep it from now on as if it had none (logged once per server
+ * and collection). Returns 0 when the thread was abandoned while it
+ * waited. */
 static int smdb_sweep(smdb_hk_backend *hb, mongoc_client_t *client,
                       smdb_coll *c, apr_time_t now)
 {
@@ -299,8 +315,13 @@ static int smdb_sweep(smdb_hk_backend *hb, mongoc_client_t *client,
     bson_error_t error;
     apr_time_t started = apr_time_now();
     int64_t n = -1;
+    int ttl;
 
-    smdb_bson_sweep_filter(&filter, apr_time_as_msec(now));
+    apr_thread_mutex_lock(smdb_registry.mutex);
+    ttl = c->state == SMDB_IDX_TTL;
+    apr_thread_mutex_unlock(smdb_registry.mutex);
+    smdb_bson_sweep_filter(&filter, apr_time_as_msec(ttl ? now - SMDB_TTL_GRACE
+                                                         : now));
     pthread_mutex_unlock(&smdb_hk.lock);
     if (mongoc_collection_delete_many(coll, &filter, NULL, &reply, &error)) {
         bson_iter_t it;
@@ -325,10 +346,34 @@ static int smdb_sweep(smdb_hk_backend *hb, mongoc_client_t *client,
                      apr_time_as_msec(apr_time_now() - started));
     }
     else {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hb->be->s, SMDB_LOGNO(00205)
+        /* where the TTL index is trusted, the sweep only checks it: a
+         * failure is not worth a warning (MongoDB down is logged by
+         * the requests) */
+        ap_log_error(APLOG_MARK, ttl ? APLOG_DEBUG : APLOG_WARNING, 0,
+                     hb->be->s, SMDB_LOGNO(00205)
                      "cannot delete expired sessions from %s.%s at %s: %s; "
                      "will try again in %d s", c->database, c->collection,
                      hb->be->redacted, error.message, c->sweep_interval_s);
+    }
+    if (ttl && n > 0) {
+        apr_thread_mutex_lock(smdb_registry.mutex);
+        c->state = SMDB_IDX_SWEEP;
+        apr_thread_mutex_unlock(smdb_registry.mutex);
+        if (smdb_notice_first(smdb_notice_slots(), c->tag,
+                              SMDB_NOTICE_TTL_IDLE)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, hb->be->s,
+                         SMDB_LOGNO(00213)
+                         "%s.%s at %s has a TTL index, but %" PRId64 " "
+                         "sessions in it had expired %d s ago or more: "
+                         "this server does not delete by TTL index (or its "
+                         "clock is behind httpd's); the module deletes "
+                         "expired sessions itself every %d s instead. On "
+                         "MongoDB, check that ttlMonitorEnabled is true and "
+                         "that the clocks agree.", c->database,
+                         c->collection, hb->be->redacted, n,
+                         (int)apr_time_sec(SMDB_TTL_GRACE),
+                         c->sweep_interval_s);
+        }
     }
     return 1;
 }
@@ -354,7 +399,8 @@ static int smdb_housekeep(smdb_hk_backend *hb, apr_pool_t *p)
             && c->retry_at <= now) {
             APR_ARRAY_PUSH(index, smdb_coll *) = c;
         }
-        if (c->state == SMDB_IDX_SWEEP && c->next_sweep <= now) {
+        if ((c->state == SMDB_IDX_SWEEP || c->state == SMDB_IDX_TTL)
+            && c->next_sweep <= now) {
             c->next_sweep = now + apr_time_from_sec(c->sweep_interval_s);
             if (smdb_sweep_claim(smdb_sweep_slots(), c->tag,
                                  c->sweep_interval_s, now)) {

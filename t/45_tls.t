@@ -21,8 +21,8 @@ use Time::HiRes qw(sleep time);
 my $cache = $ENV{MSM_CACHE} // "$ENV{HOME}/.cache/mod_session_mongodb";
 my $ferretdb = "$cache/bin/ferretdb";
 
-plan tests => 14, need_module('mod_session_mongodb.c', 'mod_session.c'),
-    need({ 'FerretDB (scripts/deps), for its TLS listener' => -x $ferretdb });
+plan tests => 14, need(need_module('mod_session_mongodb.c', 'mod_session.c'),
+    { 'FerretDB (scripts/deps), for its TLS listener' => -x $ferretdb });
 
 my $vars = Apache::Test::vars();
 my $tls = $ENV{MSM_TLS_DIR};
@@ -68,8 +68,11 @@ ok t_cmp(db_one('smdb_tls', 'sessions', sha256_hex($token // ''))->{value}, 'ove
          'the document is in the server behind TLS');
 ok t_cmp($b->values($b->get('/tls'))->{over}, 'tls', 'and loaded back over TLS');
 ok t_cmp(commands($b->get('/tls?set=again:1')->{smdb_id}), 'find,update', 'one find, one update, as without TLS');
-ok t_cmp(error_log_since($mark) =~ /session_mongodb:(?:warn|error)/ ? 1 : 0, 0,
-         'no warning or error from the module');
+# this virtual host's lines: those naming its URI (with ca.pem), or no
+# URI or collection at all (the housekeepers of other files' collections
+# may log meanwhile)
+ok t_cmp(join("\n", module_problems_since($mark, qr{\@127\.0\.0\.1:$port/\?[^\s;]*tlsCAFile=\Q$tls\E/ca\.pem})),
+         '', 'no warning or error from the module');
 
 # a CA that did not sign the server's certificate: nothing goes through
 $mark = error_log_size();

@@ -16,11 +16,25 @@ my $cfg = Apache::Test::config();
 my $mods = $cfg->{modules};
 # mod_php as the test server loads it (t/TEST.PL leaves it out under a
 # threaded MSM_MPM)
-my $php = do {
+my $httpd_conf = do {
     my $conf = "$cfg->{vars}{t_conf}/httpd.conf";
     open my $fh, '<', $conf or die "$conf: $!";
     local $/;
-    <$fh> =~ /^\s*LoadModule\s+php\w*_module\s/m;
+    <$fh>;
+};
+my $php = $httpd_conf =~ /^\s*LoadModule\s+php\w*_module\s/m;
+# why not, exactly: not installed, or installed but refused by the MPM
+# the server runs, or installed but not enabled in the system's apache2
+my $no_php = do {
+    my ($mpm) = $httpd_conf =~ /^\s*LoadModule\s+mpm_(\w+)_module\s/m;
+    my $moddir = $cfg->apxs('LIBEXECDIR') // '';
+    my @so = glob("$moddir/libphp*.so");
+    !@so ? 'the PHP example needs mod_php: install libapache2-mod-php '
+           . '(which switches the system\'s apache2 to the prefork MPM)'
+    : ($mpm // '') ne 'prefork'
+         ? 'mod_php (' . join(', ', map { s{.*/}{}r } @so) . ') cannot be loaded under the '
+           . ($mpm // 'unknown') . ' MPM (it needs prefork: MSM_MPM=prefork runs this)'
+    : 'mod_php is installed but not enabled in the system\'s apache2 (a2enmod php…)';
 };
 
 plan tests => 78, need_module 'mod_session_mongodb.c', 'mod_session.c';
@@ -113,8 +127,7 @@ SKIP: {
 
 # ---- examples/php: the visit counter under mod_php ---------------------
 SKIP: {
-    skip 'the PHP example needs mod_php loaded in httpd (Debian: '
-        . 'libapache2-mod-php, which switches httpd to the prefork MPM)', 16 unless $php;
+    skip $no_php, 16 unless $php;
     db('delete', $DB, 'visits', '{}');
     my $b = browser(module => 'smdb_ex_php');
 

@@ -7,6 +7,7 @@
 use strict;
 use warnings FATAL => 'all';
 
+use SMDB::QuietDefines ();
 use Apache::Test qw(-withtestmore);
 use File::Basename qw(dirname basename);
 use File::Path qw(make_path);

@@ -16,7 +16,7 @@ ok t_cmp($log =~ /exit signal/ ? 1 : 0, 0, 'no child died of a signal');
 ok t_cmp($log =~ /AH00052/ ? 1 : 0, 0, 'no AH00052 (child pid exit signal)');
 
 # ids that tests provoke on purpose
-my %expected = map { $_ => 1 } qw(SMDB00207 SMDB00308 SMDB00309 SMDB00313 SMDB00315
+my %expected = map { $_ => 1 } qw(SMDB00207 SMDB00213 SMDB00308 SMDB00309 SMDB00313 SMDB00315
                                SMDB00316 SMDB00320);
 my @unexpected;
 for my $line (split /\n/, $log) {

@@ -5,6 +5,7 @@ package SMDB::Test;
 use strict;
 use warnings;
 
+use SMDB::QuietDefines ();
 use Apache::Test ();
 use Apache::TestRequest ();
 use Apache::TestUtil ();
@@ -15,7 +16,8 @@ use Time::HiRes qw(sleep);
 use Exporter 'import';
 
 our @EXPORT = qw(browser db db_find db_one sha256_hex commands
-                 t_logs error_log_since error_log_size run_httpd);
+                 t_logs error_log_since error_log_size run_httpd
+                 module_problems_since);
 
 # Redirects are part of what the tests look at: never follow them.
 Apache::TestRequest::user_agent(reset => 1, requests_redirectable => 0);
@@ -108,6 +110,21 @@ sub error_log_since {
     seek $fh, $offset, 0;
     local $/;
     return <$fh> // '';
+}
+
+# module_problems_since(OFFSET, MINE): the module's warn-or-worse lines
+# logged after OFFSET, less those about another MongoDB server or
+# collection: a line that names a URI or a db.coll that MINE (a regex)
+# does not match. The housekeeper of an earlier file's collections goes
+# on while a later file runs; its lines name their collection and server,
+# so a test that wants "no warning from the module" looks at its own.
+# Lines that name neither are kept.
+sub module_problems_since {
+    my ($offset, $mine) = @_;
+    return grep {
+        /\[session_mongodb:(?:warn|error|crit|alert|emerg)\]/
+            && (/$mine/ || !m{mongodb(?:\+srv)?://| (?:in|from|to|of) [\w-]+\.[\w.-]+})
+    } split /\n/, error_log_since($offset);
 }
 
 # ---- a browser with a cookie jar --------------------------------------
