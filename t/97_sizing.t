@@ -44,6 +44,9 @@ sub bson_size {
         elsif (exists $x->{'$numberInt'}) {
             $size += 4;
         }
+        elsif (ref $x eq 'HASH' && !grep { /^\$/ } keys %$x) {  # document
+            $size += bson_size($x);                     # (client: {ip, agent})
+        }
         else {
             die "bson_size: unexpected value of '$k'\n";
         }
